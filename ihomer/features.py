@@ -1,0 +1,126 @@
+"""Feature encoding: turns river-style ``x`` dicts into sparse numeric rows.
+
+This module owns the mapping from feature names to column ids and the semantics of a value:
+
+* an **absent** key means the feature is **0** (sparse semantics, spec section 7); a present 0 is
+  dropped, so the same record given as a dense or a sparse dict encodes identically;
+* ``None`` or NaN means **missing**, kept apart from zero (``row.missing``);
+* a string (or any non-numeric value) is a nominal category, one-hot encoded as the column
+  ``"name=value"`` with value 1.0; ``bool`` is 0/1.
+
+It must not know about labels, trees or streams.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+__all__ = ["FeatureIndex", "SparseRow"]
+
+_EMPTY_I = np.empty(0, dtype=np.int64)
+_EMPTY_F = np.empty(0, dtype=np.float64)
+
+
+class SparseRow(NamedTuple):
+    """One encoded record: non-zero columns, their values, and the missing columns."""
+
+    idx: np.ndarray  # int64 column ids of the non-zero values (unsorted, unique)
+    val: np.ndarray  # float64 values, aligned with ``idx``
+    missing: np.ndarray  # int64 column ids whose value is missing (None/NaN)
+
+    def dense(self, n_features: int, fill_missing: float = 0.0) -> np.ndarray:
+        """The row as a dense float64 vector of length ``n_features``."""
+        out = np.zeros(n_features, dtype=np.float64)
+        keep = self.idx < n_features
+        out[self.idx[keep]] = self.val[keep]
+        if len(self.missing):
+            m = self.missing[self.missing < n_features]
+            out[m] = fill_missing
+        return out
+
+
+class FeatureIndex:
+    """A growing map from feature names to column ids.
+
+    Examples
+    --------
+    >>> fi = FeatureIndex()
+    >>> row = fi.encode({"a": 1.5, "b": 0, "c": "red", "d": None})
+    >>> fi.names
+    ['a', 'c=red', 'd']
+    >>> row.idx.tolist(), row.val.tolist(), row.missing.tolist()
+    ([0, 1], [1.5, 1.0], [2])
+    >>> fi.encode({"zzz": 2.0}, grow=False).idx.tolist()
+    []
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[Any, int] = {}
+        self.names: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def _id(self, key: Any, grow: bool) -> int:
+        i = self._ids.get(key)
+        if i is None and grow:
+            i = len(self.names)
+            self._ids[key] = i
+            self.names.append(key)
+        return -1 if i is None else i
+
+    def encode(self, x: dict, grow: bool = True) -> SparseRow:
+        """Encode ``x``; with ``grow=False`` unseen features are ignored (prediction path)."""
+        if not x:
+            return SparseRow(_EMPTY_I, _EMPTY_F, _EMPTY_I)
+        ids = self._ids
+        idx: list[int] = []
+        val: list[float] = []
+        missing: list[int] = []
+        for k, v in x.items():
+            t = type(v)
+            if t is float or t is int:
+                if v != v:  # NaN
+                    i = self._id(k, grow)
+                    if i >= 0:
+                        missing.append(i)
+                    continue
+                if v == 0:
+                    continue
+                i = ids.get(k)
+                if i is None:
+                    i = self._id(k, grow)
+                    if i < 0:
+                        continue
+                idx.append(i)
+                val.append(float(v))
+            elif v is None:
+                i = self._id(k, grow)
+                if i >= 0:
+                    missing.append(i)
+            elif t is bool or isinstance(v, (int, float, np.number)) and not isinstance(v, str):
+                fv = float(v)
+                if math.isnan(fv):
+                    i = self._id(k, grow)
+                    if i >= 0:
+                        missing.append(i)
+                    continue
+                if fv == 0.0:
+                    continue
+                i = self._id(k, grow)
+                if i >= 0:
+                    idx.append(i)
+                    val.append(fv)
+            else:
+                i = self._id(f"{k}={v}", grow)
+                if i >= 0:
+                    idx.append(i)
+                    val.append(1.0)
+        return SparseRow(
+            np.asarray(idx, dtype=np.int64) if idx else _EMPTY_I,
+            np.asarray(val, dtype=np.float64) if val else _EMPTY_F,
+            np.asarray(missing, dtype=np.int64) if missing else _EMPTY_I,
+        )
