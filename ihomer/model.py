@@ -1,0 +1,464 @@
+"""IHOMER: the river estimator. It wires the label space, the per-cluster learners and the drift
+monitors together and owns nothing else.
+
+Data flow for one instance (``learn_one``)::
+
+    y ──► new labels? ──► LabelSpace.add_labels ──► partition changed? ──► rebuild cluster learners
+    x ──► FeatureIndex.encode (absent = 0, None/NaN = missing) ──► SparseRow
+    for each cluster: learner.predict_proba (or the cached prediction) ──► cluster monitor ──► learn
+    1 - example-F1 of the union ──► global monitor ──► LabelSpace.check_now + faster fading
+    present labels ──► LabelSpace.learn (Jaccard statistics, ODAC split / merge, refinement)
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+import numpy as np
+from river import base
+
+from ihomer.drift import BackgroundCandidate, ErrorMonitor, instance_error
+from ihomer.events import EventLog
+from ihomer.features import FeatureIndex, SparseRow
+from ihomer.learner import ClusterLearner
+
+__all__ = ["IHOMER"]
+
+_EPS = 1e-6
+
+
+class _Cluster:
+    """One cluster of the learning partition: its labels and its learner."""
+
+    __slots__ = ("labels", "ids", "learner", "monitor", "background", "n")
+
+    def __init__(self, labels: tuple, ids: np.ndarray, learner: ClusterLearner, monitor) -> None:
+        self.labels = labels
+        self.ids = ids
+        self.learner = learner
+        self.monitor = monitor
+        self.background: BackgroundCandidate | None = None
+        self.n = 0
+
+
+class IHOMER(base.MultiLabelClassifier):
+    """Incremental Hierarchy Of Multi-label classifiERs.
+
+    The label space is partitioned online into clusters of correlated labels (online divisive-
+    agglomerative clustering over Jaccard distances, :mod:`ihomer.labels`); one multi-label
+    learner per cluster (by default a multi-label Hoeffding adaptive tree, :mod:`ihomer.trees`)
+    predicts that cluster's labels; the prediction is the union over clusters. Drift is handled
+    at two levels: globally (ODAC split / merge of the label hierarchy, and an ADWIN on the
+    instance-level error that triggers an immediate re-check of the hierarchy) and locally (an
+    ADWIN per cluster that grows a background learner, and ADWINs per tree node).
+
+    Parameters
+    ----------
+    cluster_learner
+        Prototype of the per-cluster learner (a :class:`ihomer.learner.ClusterLearner`); each
+        cluster gets a ``clone()``. Defaults to :class:`ihomer.trees.MultiLabelHoeffdingTree`.
+    n_min
+        Grace period of the label hierarchy: instances between two split / merge checks.
+    delta
+        Confidence parameter of the Hoeffding bound of the label hierarchy.
+    tau
+        Tie threshold of the label hierarchy's split test.
+    label_fading
+        Fading factor of the label co-occurrence statistics (1.0 = no fading).
+    min_size
+        Smallest cluster of the learning partition; None = the mode of the label-set sizes seen.
+    threshold
+        A label is predicted when its probability exceeds this value.
+    empty_fallback
+        What to do when no label exceeds the threshold: True = predict the most probable label
+        set among the frequent ones; False = predict the empty set; ``"auto"`` = fall back only
+        while empty label sets are rarer than ``empty_rate`` in the stream.
+    empty_rate
+        See ``empty_fallback="auto"``.
+    warm_start
+        Number of recent instances kept to warm-start the learner of a new cluster (0 = cold).
+    global_drift_delta
+        ADWIN confidence of the global (instance error) drift detector; None disables it.
+    cluster_drift_delta
+        ADWIN confidence of the per-cluster drift detectors; None disables them.
+    seed
+        Seed given to the cluster learners that take one.
+
+    Examples
+    --------
+    >>> from river import datasets
+    >>> from ihomer import IHOMER
+    >>> from ihomer.evaluate import prequential
+    >>> model = IHOMER(seed=1)
+    >>> result = prequential(model, datasets.Yeast().take(300))
+    >>> result.n
+    300
+    >>> sorted(model.predict_one({"Att1": 0.1}))[:3]
+    ['Class1', 'Class10', 'Class11']
+    >>> sum(len(c) for c in model.partition) == 14
+    True
+
+    """
+
+    def __init__(
+        self,
+        cluster_learner: ClusterLearner | None = None,
+        n_min: int = 200,
+        delta: float = 0.1,
+        tau: float = 0.1,
+        label_fading: float = 1.0,
+        min_size: int | None = None,
+        threshold: float = 0.5,
+        empty_fallback: bool | str = "auto",
+        empty_rate: float = 0.2,
+        warm_start: int = 300,
+        global_drift_delta: float | None = 0.002,
+        cluster_drift_delta: float | None = 0.002,
+        seed: int | None = 0,
+    ) -> None:
+        self.cluster_learner = cluster_learner
+        self.n_min = n_min
+        self.delta = delta
+        self.tau = tau
+        self.label_fading = label_fading
+        self.min_size = min_size
+        self.threshold = threshold
+        self.empty_fallback = empty_fallback
+        self.empty_rate = empty_rate
+        self.warm_start = warm_start
+        self.global_drift_delta = global_drift_delta
+        self.cluster_drift_delta = cluster_drift_delta
+        self.seed = seed
+
+    @classmethod
+    def _unit_test_params(cls):
+        yield {}
+        yield {"n_min": 30, "warm_start": 20, "empty_fallback": False}
+
+    # ------------------------------------------------------------------ state
+    def _validate(self) -> None:
+        if not isinstance(self.n_min, int) or self.n_min < 1:
+            raise ValueError(f"n_min must be a positive integer, got {self.n_min!r}")
+        if not 0 < self.delta < 1:
+            raise ValueError(f"delta must be in (0, 1), got {self.delta!r}")
+        if self.tau < 0:
+            raise ValueError(f"tau must be >= 0, got {self.tau!r}")
+        if not 0 < self.label_fading <= 1:
+            raise ValueError(f"label_fading must be in (0, 1], got {self.label_fading!r}")
+        if self.min_size is not None and self.min_size < 1:
+            raise ValueError(f"min_size must be None or >= 1, got {self.min_size!r}")
+        if not 0 < self.threshold < 1:
+            raise ValueError(f"threshold must be in (0, 1), got {self.threshold!r}")
+        if self.empty_fallback not in (True, False, "auto"):
+            raise ValueError(
+                f"empty_fallback must be True, False or 'auto', got {self.empty_fallback!r}"
+            )
+        if self.warm_start < 0:
+            raise ValueError(f"warm_start must be >= 0, got {self.warm_start!r}")
+        for name in ("global_drift_delta", "cluster_drift_delta"):
+            v = getattr(self, name)
+            if v is not None and not 0 < v < 1:
+                raise ValueError(f"{name} must be None or in (0, 1), got {v!r}")
+        if self.cluster_learner is not None and not isinstance(
+            self.cluster_learner, ClusterLearner
+        ):
+            raise ValueError(
+                "cluster_learner must be an ihomer.learner.ClusterLearner, got "
+                f"{type(self.cluster_learner).__name__}"
+            )
+
+    def _init_state(self) -> None:
+        from ihomer.labels import LabelSpace
+
+        self._validate()
+        if self.cluster_learner is None:
+            from ihomer.trees import MultiLabelHoeffdingTree
+
+            prototype: ClusterLearner = MultiLabelHoeffdingTree()
+        else:
+            prototype = self.cluster_learner
+        if self.seed is not None and "seed" in prototype._get_params():
+            prototype = prototype.clone({"seed": self.seed})
+        self._prototype = prototype
+        self._features = FeatureIndex()
+        self._space = LabelSpace(
+            delta=self.delta,
+            tau=self.tau,
+            n_min=self.n_min,
+            fading=self.label_fading,
+            min_size=self.min_size,
+        )
+        self._label_ids: dict[Any, int] = {}
+        self._labels: list[Any] = []
+        self._clusters: list[_Cluster] = []
+        self._version = -1
+        self._recent: collections.deque = collections.deque(maxlen=max(self.warm_start, 1))
+        self._global = (
+            ErrorMonitor(self.global_drift_delta) if self.global_drift_delta is not None else None
+        )
+        self._events = EventLog()
+        self._n = 0
+        self._n_empty = 0
+        self._set_counts: collections.Counter = collections.Counter()
+        self._top_sets: np.ndarray | None = None
+        self._top_sets_at = -1
+        self._pending = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_pending", None)  # holds a reference to the caller's x
+        return state
+
+    @property
+    def _ready(self) -> bool:
+        return "_features" in self.__dict__
+
+    # ------------------------------------------------------------- public API
+    @property
+    def events(self) -> EventLog:
+        """The structural-event log (splits, merges, re-partitions, drifts, swaps)."""
+        if not self._ready:
+            self._init_state()
+        return self._events
+
+    @property
+    def n_clusters(self) -> int:
+        """Number of clusters in the current learning partition (0 before any label)."""
+        return len(self._clusters) if self._ready else 0
+
+    @property
+    def partition(self) -> list[tuple]:
+        """The current learning partition: disjoint label tuples covering every seen label."""
+        return [c.labels for c in self._clusters] if self._ready else []
+
+    @property
+    def n_learned(self) -> int:
+        return self._n if self._ready else 0
+
+    def memory_bytes(self) -> int:
+        """Approximate size of the learned state (learners' buffers and recent-instance buffer)."""
+        if not self._ready:
+            return 0
+        total = sum(c.learner.memory_bytes() for c in self._clusters)
+        total += sum(c.background.learner.memory_bytes() for c in self._clusters if c.background)
+        total += sum(r.idx.nbytes + r.val.nbytes + ids.nbytes for r, ids in self._recent)
+        return total
+
+    def predict_proba_one(self, x: dict) -> dict[Any, dict[bool, float]]:
+        if not self._ready or not self._labels:
+            return {}
+        P = self._proba(x)
+        return {lab: {False: 1.0 - p, True: p} for lab, p in zip(self._labels, P.tolist())}
+
+    def predict_one(self, x: dict) -> dict[Any, bool]:
+        if not self._ready or not self._labels:
+            return {}
+        P = self._proba(x)
+        on = P > self.threshold
+        if not on.any() and self._fallback_enabled():
+            on = self._most_probable_set(P)
+        return dict(zip(self._labels, on.tolist()))
+
+    def learn_one(self, x: dict, y: dict) -> None:
+        if not self._ready:
+            self._init_state()
+        present = []
+        new = []
+        ids_of = self._label_ids
+        for lab, on in y.items():
+            if lab not in ids_of:
+                new.append(lab)
+            if on:
+                present.append(lab)
+        if new:
+            self._add_labels(new)
+        pending, self._pending = self._pending, None
+        row = self._features.encode(x)
+        ids = np.fromiter((ids_of[lab] for lab in present), dtype=np.int64, count=len(present))
+        ytrue = np.zeros(len(self._labels), dtype=bool)
+        ytrue[ids] = True
+
+        if pending is not None and pending[0] is x and pending[2] == self._version:
+            probs = pending[1]
+        else:
+            probs = [c.learner.predict_proba(row) for c in self._clusters]
+        thr = self.threshold
+        n_pred = n_both = 0
+        for c, p in zip(self._clusters, probs):
+            yc = ytrue[c.ids]
+            pc = p > thr
+            n_pred += int(pc.sum())
+            n_both += int((pc & yc).sum())
+            if c.monitor is not None:
+                err = float(np.count_nonzero(pc != yc)) / len(yc)
+                self._local_drift(c, row, yc, err)
+            c.learner.learn(row, yc)
+            c.n += 1
+            for kind, detail in c.learner.drain_events():
+                self._events.record(self._n, kind, cluster_size=len(c.labels), **detail)
+
+        if self._global is not None:
+            err = instance_error(len(ids), n_pred, n_both)
+            if self._global.update(err):
+                self._events.record(self._n, "global_drift", error=self._global.mean)
+                self._record(self._space.check_now())
+                self._space.speed_up_fading(0.5)
+
+        self._recent.append((row, ids))
+        self._count_set(ids)
+        self._record(self._space.learn(present))
+        if self._space.partition_version != self._version:
+            self._rebuild()
+        self._n += 1
+
+    # ---------------------------------------------------------------- helpers
+    def _proba(self, x: dict) -> np.ndarray:
+        row = self._features.encode(x, grow=False)
+        probs = [c.learner.predict_proba(row) for c in self._clusters]
+        self._pending = (x, probs, self._version)
+        P = np.empty(len(self._labels), dtype=np.float64)
+        for c, p in zip(self._clusters, probs):
+            P[c.ids] = p
+        return P
+
+    def _record(self, events: list[tuple[str, dict]]) -> None:
+        for kind, detail in events:
+            self._events.record(self._n, kind, **detail)
+
+    def _add_labels(self, labels: list) -> None:
+        for lab in labels:
+            self._label_ids[lab] = len(self._labels)
+            self._labels.append(lab)
+        self._record(self._space.add_labels(labels))
+        self._rebuild()
+
+    def _new_learner(self, n_labels: int) -> ClusterLearner:
+        learner = self._prototype.clone()
+        learner.add_labels(n_labels)
+        return learner
+
+    def _warm_start(
+        self, learner: ClusterLearner, ids: np.ndarray, last: int | None = None
+    ) -> None:
+        recent = list(self._recent)
+        if last is not None:
+            recent = recent[-last:]
+        for row, present in recent:
+            learner.learn(row, np.isin(ids, present))
+        learner.drain_events()
+
+    def _monitor(self):
+        if self.cluster_drift_delta is None:
+            return None
+        return ErrorMonitor(self.cluster_drift_delta)
+
+    def _rebuild(self) -> None:
+        """Align the cluster learners with the label space's current partition.
+
+        Unchanged clusters keep their learner; a cluster that only gained brand-new labels keeps
+        its learner and grows it; any other new cluster gets a fresh learner warm-started on the
+        recent-instance buffer.
+        """
+        old = {c.labels: c for c in self._clusters}
+        assigned = {lab for c in self._clusters for lab in c.labels}
+        clusters = []
+        for labels in self._space.partition:
+            labels = tuple(labels)
+            ids = np.fromiter((self._label_ids[lab] for lab in labels), dtype=np.int64)
+            c = old.get(labels)
+            if c is None:
+                known = tuple(lab for lab in labels if lab in assigned)
+                prev = old.get(known) if known else None
+                if prev is not None and labels[: len(known)] == known:
+                    prev.learner.add_labels(len(labels) - len(known))
+                    if prev.background is not None:
+                        prev.background.learner.add_labels(len(labels) - len(known))
+                    prev.labels, prev.ids = labels, ids
+                    c = prev
+                else:
+                    learner = self._new_learner(len(labels))
+                    if self.warm_start and self._recent:
+                        self._warm_start(learner, ids)
+                    c = _Cluster(labels, ids, learner, self._monitor())
+            else:
+                c.ids = ids
+            clusters.append(c)
+        self._clusters = clusters
+        self._version = self._space.partition_version
+        self._pending = None
+
+    def _local_drift(self, c: _Cluster, row: SparseRow, yc: np.ndarray, err: float) -> None:
+        bg = c.background
+        if bg is not None:
+            bg_err = float(np.count_nonzero((bg.learner.predict_proba(row) > self.threshold) != yc))
+            verdict = bg.score(err, bg_err / len(yc))
+            bg.learner.learn(row, yc)
+            bg.learner.drain_events()
+            if verdict == "swap":
+                c.learner, c.background = bg.learner, None
+                c.monitor = self._monitor()
+                self._events.record(self._n, "learner_swap", cluster_size=len(c.labels))
+            elif verdict == "drop":
+                c.background = None
+        if c.monitor.update(err) and c.background is None:
+            learner = self._new_learner(len(c.labels))
+            if self.warm_start:
+                self._warm_start(learner, c.ids, last=min(c.monitor.width, len(self._recent)))
+            c.background = BackgroundCandidate(
+                learner, min_instances=max(50, self.n_min // 2), max_instances=5 * self.n_min
+            )
+            self._events.record(
+                self._n, "cluster_drift", cluster_size=len(c.labels), error=c.monitor.mean
+            )
+
+    def _count_set(self, ids: np.ndarray) -> None:
+        if len(ids) == 0:
+            self._n_empty += 1
+            return
+        counts = self._set_counts
+        counts[tuple(sorted(ids.tolist()))] += 1
+        if len(counts) > 20_000:  # bounded memory: keep the most frequent half
+            keep = counts.most_common(10_000)
+            counts.clear()
+            counts.update(dict(keep))
+
+    def _fallback_enabled(self) -> bool:
+        if self.empty_fallback == "auto":
+            return self._n > 0 and self._n_empty / self._n < self.empty_rate
+        return bool(self.empty_fallback)
+
+    def _most_probable_set(self, P: np.ndarray) -> np.ndarray:
+        """The most likely label set under ``P`` among the 64 most frequent non-empty ones."""
+        L = len(P)
+        stale = self._top_sets is None or self._top_sets.shape[1] != L
+        if stale or self._n - self._top_sets_at > 100:
+            top = [s for s, _ in self._set_counts.most_common(64)]
+            M = np.zeros((len(top), L), dtype=bool)
+            for i, s in enumerate(top):
+                M[i, list(s)] = True
+            self._top_sets, self._top_sets_at = M, self._n
+        M = self._top_sets
+        if len(M) == 0:
+            on = np.zeros(L, dtype=bool)
+            on[int(np.argmax(P))] = True
+            return on
+        Pc = np.clip(P, _EPS, 1.0 - _EPS)
+        lp, lq = np.log(Pc), np.log1p(-Pc)
+        score = M @ (lp - lq) + lq.sum()
+        return M[int(np.argmax(score))].copy()
+
+    # -------------------------------------------------------- mini-batch API
+    def learn_many(self, X, Y) -> None:
+        """Learn rows of a pandas DataFrame ``X`` with boolean label columns ``Y``, in order."""
+        xs = X.to_dict(orient="records")
+        ys = Y.astype(bool).to_dict(orient="records")
+        for x, y in zip(xs, ys):
+            self.learn_one(x, y)
+
+    def predict_many(self, X):
+        """Predictions for the rows of a pandas DataFrame, as a boolean DataFrame."""
+        import pandas as pd
+
+        rows = [self.predict_one(x) for x in X.to_dict(orient="records")]
+        return pd.DataFrame(rows, index=X.index, columns=list(self._labels) if self._ready else [])

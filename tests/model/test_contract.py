@@ -1,0 +1,201 @@
+"""The river contract of IHOMER, checked with river's own check functions on offline streams."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import random
+
+import numpy as np
+import pytest
+from river import datasets
+from river.checks import common
+
+from ihomer import IHOMER
+
+
+def _stream(n=300, seed=0, n_labels=6, n_features=8, sparse=False):
+    """A small seeded multi-label stream: labels depend on the features."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        x = {f"f{j}": rng.random() for j in range(n_features)}
+        if sparse:
+            x = {k: v for k, v in x.items() if v > 0.5}
+        y = {f"l{i}": x.get(f"f{i % n_features}", 0.0) > 0.6 for i in range(n_labels)}
+        out.append((x, y))
+    return out
+
+
+DATASET_CHECKS = [
+    common.check_learn_one,
+    common.check_pickling,
+    common.check_shuffle_features_no_impact,
+    common.check_emerging_features,
+    common.check_disappearing_features,
+    common.check_radically_disappearing_features,
+    common.check_predict_one_pure,
+    common.check_predict_one_before_any_learn,
+    common.check_no_state_aliasing_with_input,
+    common.check_clone_is_independent,
+]
+GENERAL_CHECKS = [
+    common.check_repr,
+    common.check_str,
+    common.check_tags,
+    common.check_clone_same_class,
+    common.check_clone_is_idempotent,
+    common.check_init_has_default_params_for_tests,
+    common.check_init_default_params_are_not_mutable,
+    common.check_doc,
+    common.check_clone_changes_memory_addresses,
+    common.check_pickling_supports_roundtrip,
+    common.check_repr_roundtrips_clone,
+    common.check_clone_with_new_params_applies,
+    common.check_get_params_matches_signature,
+]
+
+
+@pytest.mark.parametrize("check", GENERAL_CHECKS, ids=lambda c: c.__name__)
+def test_river_general_checks(check):
+    for params in IHOMER._unit_test_params():
+        check(IHOMER(**params))
+
+
+@pytest.mark.parametrize("check", DATASET_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_river_dataset_checks(check, sparse):
+    for params in IHOMER._unit_test_params():
+        check(IHOMER(**params), dataset=_stream(120, seed=3, sparse=sparse))
+
+
+def test_bounded_memory_growth():
+    common.check_bounded_memory_growth(IHOMER(n_min=50), dataset=_stream(1000, seed=5))
+
+
+def test_every_seen_label_predicted_from_the_first_call():
+    model = IHOMER()
+    assert model.predict_one({"a": 1.0}) == {}
+    assert model.predict_proba_one({"a": 1.0}) == {}
+    model.learn_one({"a": 1.0}, {"x": True, "y": False})
+    assert set(model.predict_one({"a": 1.0})) == {"x", "y"}
+    proba = model.predict_proba_one({"a": 1.0})
+    assert set(proba) == {"x", "y"}
+    for p in proba.values():
+        assert p[True] + p[False] == pytest.approx(1.0)
+    # a new label appears later, and a label missing from y counts as False
+    model.learn_one({"a": 0.0}, {"z": True})
+    assert set(model.predict_one({})) == {"x", "y", "z"}
+    assert sorted(lab for c in model.partition for lab in c) == ["x", "y", "z"]
+
+
+def test_label_missing_from_y_counts_as_false():
+    a, b = IHOMER(seed=1), IHOMER(seed=1)
+    data = _stream(200, seed=2)
+    for x, y in data:
+        a.learn_one(x, y)
+        b.learn_one(x, {k: v for k, v in y.items() if v} | {"l0": y["l0"]})
+    for x, _ in data[:50]:
+        assert a.predict_proba_one(x) == b.predict_proba_one(x)
+
+
+def test_partition_invariant_through_the_model():
+    model = IHOMER(n_min=30)
+    rng = random.Random(7)
+    for i in range(1500):
+        n_labels = 4 + i // 100  # new labels keep appearing
+        y = {f"l{j}": rng.random() < 0.3 for j in range(n_labels) if rng.random() < 0.8}
+        model.learn_one({"f": rng.random()}, y)
+        seen = sorted(model._label_ids)
+        flat = sorted(lab for c in model.partition for lab in c)
+        assert flat == seen, f"step {i}: every seen label in exactly one cluster"
+        assert len(model.predict_one({"f": 0.5})) == len(seen)
+
+
+def test_deterministic_for_a_seed():
+    data = _stream(400, seed=11)
+    preds = []
+    for _ in range(2):
+        model = IHOMER(seed=4)
+        out = []
+        for x, y in data:
+            out.append(model.predict_proba_one(x))
+            model.learn_one(x, y)
+        preds.append(out)
+    assert preds[0] == preds[1]
+
+
+def test_sparse_and_dense_dicts_give_identical_predictions():
+    dense = _stream(600, seed=13, n_features=10)
+    sparse = [({k: v for k, v in x.items() if v > 0.5}, y) for x, y in dense]
+    dense = [({k: (v if v > 0.5 else 0.0) for k, v in x.items()}, y) for x, y in dense]
+    a, b = IHOMER(seed=0), IHOMER(seed=0)
+    for (xd, y), (xs, _) in zip(dense, sparse):
+        assert a.predict_proba_one(xd) == b.predict_proba_one(xs)
+        a.learn_one(xd, y)
+        b.learn_one(xs, y)
+
+
+def test_pickle_roundtrip_mid_stream_continues_identically():
+    data = list(datasets.Yeast().take(500))
+    model = IHOMER(seed=2)
+    for x, y in data[:300]:
+        model.predict_one(x)
+        model.learn_one(x, y)
+    twin = pickle.loads(pickle.dumps(model))
+    for x, y in data[300:]:
+        assert model.predict_proba_one(x) == twin.predict_proba_one(x)
+        model.learn_one(x, y)
+        twin.learn_one(x, y)
+
+
+def test_clone_is_untrained_and_keeps_params():
+    model = IHOMER(n_min=77, threshold=0.4)
+    for x, y in _stream(100):
+        model.learn_one(x, y)
+    fresh = model.clone()
+    assert fresh.n_min == 77 and fresh.threshold == 0.4
+    assert fresh.predict_one({"f0": 1.0}) == {}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"n_min": 0},
+        {"delta": 1.5},
+        {"threshold": 1.0},
+        {"empty_fallback": "sometimes"},
+        {"label_fading": 0.0},
+        {"cluster_learner": object()},
+    ],
+)
+def test_bad_parameters_raise_value_error(params):
+    model = IHOMER(**params)
+    with pytest.raises(ValueError):
+        model.learn_one({"a": 1.0}, {"x": True})
+
+
+def test_learn_one_does_not_mutate_inputs():
+    x, y = {"a": 1.0, "b": None, "c": "red"}, {"x": True, "y": False}
+    xx, yy = copy.deepcopy(x), copy.deepcopy(y)
+    model = IHOMER()
+    model.learn_one(x, y)
+    model.predict_one(x)
+    assert x == xx and y == yy
+
+
+def test_empty_fallback_avoids_empty_predictions_when_empty_sets_are_rare():
+    rng = np.random.default_rng(0)
+    data = []
+    for _ in range(400):
+        lab = int(rng.integers(3))
+        data.append(({"f": float(rng.random())}, {f"l{j}": j == lab for j in range(3)}))
+    on, off = IHOMER(empty_fallback=True), IHOMER(empty_fallback=False)
+    empties_on = empties_off = 0
+    for x, y in data:
+        empties_on += not any(on.predict_one(x).values())
+        empties_off += not any(off.predict_one(x).values())
+        on.learn_one(x, y)
+        off.learn_one(x, y)
+    assert empties_on <= 1  # only before anything was learned
+    assert empties_off > 50  # no feature is informative: probabilities stay below 0.5
