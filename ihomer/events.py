@@ -62,7 +62,7 @@ class EventLog:
         self.counts: Counter[str] = Counter()
         self._subscribers: list[Callable[[StructuralEvent], None]] = []
 
-    def record(self, n: int, kind: str, **detail: Any) -> StructuralEvent:
+    def record(self, n: int, kind: str, /, **detail: Any) -> StructuralEvent:
         event = StructuralEvent(n, kind, detail)
         self.events.append(event)
         self.counts[kind] += 1
@@ -73,6 +73,13 @@ class EventLog:
     def subscribe(self, callback: Callable[[StructuralEvent], None]) -> None:
         """Call ``callback(event)`` on every new event (not kept across pickling)."""
         self._subscribers.append(callback)
+
+    def unsubscribe(self, callback: Callable[[StructuralEvent], None]) -> None:
+        """Stop calling ``callback`` (no error if it was not subscribed)."""
+        try:
+            self._subscribers.remove(callback)
+        except ValueError:
+            pass
 
     def of_kind(self, *kinds: str) -> list[StructuralEvent]:
         return [e for e in self.events if e.kind in kinds]
