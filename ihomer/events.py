@@ -51,7 +51,7 @@ class EventLog:
     >>> seen = []
     >>> log.subscribe(seen.append)
     >>> for n in range(3):
-    ...     log.record(n, "cluster_split", size=2)
+    ...     _ = log.record(n, "cluster_split", size=2)
     >>> log.counts["cluster_split"], len(log.events), len(seen)
     (3, 2, 3)
     """

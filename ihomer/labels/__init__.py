@@ -1,0 +1,28 @@
+"""The label space: co-occurrence statistics (Jaccard), ODAC over labels, partition refinement and
+its invariant (every label seen is in exactly one cluster)."""
+
+from ihomer.labels.cooccurrence import CooccurrenceStats, jaccard_distance
+from ihomer.labels.odac import (
+    Diameters,
+    LabelTree,
+    diameters,
+    hoeffding_bound,
+    merge_condition,
+    split_condition,
+)
+from ihomer.labels.partition import check_partition, refine_partition
+from ihomer.labels.space import LabelSpace
+
+__all__ = [
+    "LabelSpace",
+    "CooccurrenceStats",
+    "jaccard_distance",
+    "Diameters",
+    "LabelTree",
+    "diameters",
+    "hoeffding_bound",
+    "merge_condition",
+    "split_condition",
+    "refine_partition",
+    "check_partition",
+]
