@@ -107,7 +107,7 @@ class IHOMER(base.MultiLabelClassifier):
         n_min: int = 200,
         delta: float = 0.1,
         tau: float = 0.1,
-        label_fading: float = 1.0,
+        label_fading: float = 0.999,
         min_size: int | None = None,
         threshold: float = 0.5,
         empty_fallback: bool | str = "auto",

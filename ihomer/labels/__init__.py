@@ -7,7 +7,9 @@ from ihomer.labels.odac import (
     LabelTree,
     diameters,
     hoeffding_bound,
+    isolated_labels,
     merge_condition,
+    separable,
     split_condition,
 )
 from ihomer.labels.partition import check_partition, refine_partition
@@ -21,7 +23,9 @@ __all__ = [
     "LabelTree",
     "diameters",
     "hoeffding_bound",
+    "isolated_labels",
     "merge_condition",
+    "separable",
     "split_condition",
     "refine_partition",
     "check_partition",

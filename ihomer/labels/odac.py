@@ -1,0 +1,276 @@
+"""ODAC over labels: the split / merge tests and the binary tree of label clusters.
+
+This module owns the online divisive-agglomerative clustering decisions (Rodrigues, Gama &
+Pedroso, 2008) applied to labels with the Jaccard distance: the cluster diameters ``d1`` (largest
+pairwise distance, its pair = the pivots), ``d2`` (second largest), ``d0`` (smallest) and ``d̄``
+(mean pairwise distance, **over the pairs**), the Hoeffding bound, the split and aggregate (merge)
+conditions, and the tree itself (which labels each active cluster holds, parents, depths).
+Two documented extensions cover what the ODAC test cannot see with a distance that saturates at 1
+(labels that never meet): :func:`separable` and :func:`isolated_labels`.
+
+It must not know about counting (see :mod:`ihomer.labels.cooccurrence`) or about the learning
+partition (see :mod:`ihomer.labels.partition`). Labels are integer indices here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "Diameters",
+    "diameters",
+    "hoeffding_bound",
+    "split_condition",
+    "merge_condition",
+    "isolated_labels",
+    "separable",
+    "assign_to_pivots",
+    "Node",
+    "LabelTree",
+]
+
+
+@dataclass(frozen=True)
+class Diameters:
+    """Summary of a cluster's pairwise distances; ``pivots`` index the cluster's labels."""
+
+    d1: float
+    d2: float
+    d0: float
+    dbar: float
+    pivots: tuple[int, int]
+    n_pairs: int
+
+
+_PAIRS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _pairs(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of the ``k(k-1)/2`` pairs (cached for small ``k``)."""
+    got = _PAIRS.get(k)
+    if got is None:
+        got = np.triu_indices(k, 1)
+        if k <= 512:
+            _PAIRS[k] = got
+    return got
+
+
+def diameters(dist: np.ndarray) -> Diameters:
+    """``d1``, ``d2``, ``d0`` and the mean ``d̄`` over the ``k(k-1)/2`` pairs of a ``k × k``
+    symmetric distance matrix (``k >= 2``; the diagonal is ignored).
+
+    With one pair, ``d2 = d1``. Ties for ``d1`` go to the first pair in row-major order.
+
+    Examples
+    --------
+    >>> d = np.array([[0, .2, .9], [.2, 0, .5], [.9, .5, 0]])
+    >>> m = diameters(d)
+    >>> (m.d1, m.d2, m.d0, round(m.dbar, 4), m.pivots)
+    (0.9, 0.5, 0.2, 0.5333, (0, 2))
+    """
+    k = dist.shape[0]
+    if k < 2:
+        raise ValueError(f"diameters: need at least 2 labels, got {k}")
+    iu, ju = _pairs(k)
+    d = dist[iu, ju]
+    p = int(np.argmax(d))
+    d1 = float(d[p])
+    d2 = float(np.partition(d, -2)[-2]) if d.size > 1 else d1
+    return Diameters(
+        d1=d1,
+        d2=d2,
+        d0=float(d.min()),
+        dbar=float(d.sum() / d.size),  # mean over PAIRS, never over instances
+        pivots=(int(iu[p]), int(ju[p])),
+        n_pairs=int(d.size),
+    )
+
+
+def hoeffding_bound(n: float, delta: float, r: float = 1.0) -> float:
+    """``sqrt(R² ln(1/δ) / (2n))``; infinite when ``n <= 0``.
+
+    >>> round(hoeffding_bound(200, 0.1), 4)
+    0.0759
+    """
+    if n <= 0:
+        return math.inf
+    return math.sqrt(r * r * math.log(1.0 / delta) / (2.0 * n))
+
+
+def split_condition(m: Diameters, eps: float, tau: float) -> bool:
+    """ODAC split test: ``(d1 - d2 > ε or τ > ε) and (d1 - d0)·|d1 + d0 - 2·d̄| > ε``."""
+    return (m.d1 - m.d2 > eps or tau > eps) and (m.d1 - m.d0) * abs(
+        m.d1 + m.d0 - 2.0 * m.dbar
+    ) > eps
+
+
+def isolated_labels(dist: np.ndarray, eps: float, tau: float) -> np.ndarray:
+    """Boolean mask of the labels that hardly co-occur with any other label of their cluster:
+    their Jaccard *similarity* ``1 - d`` to every other label is below ``τ`` by more than ``ε``.
+
+    An extension of ODAC for a saturating distance: the ODAC test cannot see them when all the
+    cluster's pairs are (about) equally far (``d1 ≈ d0``, e.g. a pair or a group of unrelated
+    labels) or when one outlier makes ``d1 + d0 ≈ 2·d̄``; such a label, once placed, would stay
+    in a cluster it has no reason to be in.
+
+    >>> d = np.array([[0, .1, 1], [.1, 0, .98], [1, .98, 0]])
+    >>> isolated_labels(d, 0.05, 0.1).tolist()
+    [False, False, True]
+    """
+    sim = 1.0 - dist
+    np.fill_diagonal(sim, -np.inf)
+    return sim.max(axis=1) < tau - eps
+
+
+def separable(dist: np.ndarray, mask: np.ndarray, eps: float, tau: float) -> bool:
+    """True when the two sides of ``mask`` hardly co-occur: the Jaccard *similarity* of every
+    pair across the sides is below ``τ`` by more than ``ε``.
+
+    An extension of ODAC (see :func:`isolated_labels`): the ODAC test also misses two groups of
+    labels that never meet when the near and far pairs balance (``d1 + d0 ≈ 2·d̄``).
+
+    >>> d = np.array([[0, .1, 1, 1], [.1, 0, 1, .97], [1, 1, 0, .2], [1, .97, .2, 0]])
+    >>> separable(d, np.array([True, True, False, False]), 0.05, 0.1)
+    True
+    """
+    cross = dist[np.ix_(mask, ~mask)]
+    return bool(cross.size) and float(1.0 - cross.min()) < tau - eps
+
+
+def merge_condition(d1_leaf: float, eps_leaf: float, d1_parent: float, eps_parent: float) -> bool:
+    """ODAC aggregate test: the leaf's ``d1`` exceeds its parent's ``d1`` at split time by more
+    than ``max(ε_leaf, ε_parent)``."""
+    return d1_leaf - d1_parent > max(eps_leaf, eps_parent)
+
+
+def assign_to_pivots(dist: np.ndarray, i: int, j: int) -> np.ndarray:
+    """Boolean mask over the cluster's labels: True for the child of pivot ``i``.
+
+    Every label joins the nearer pivot; a tie goes to pivot ``i`` (the earlier label).
+    """
+    mask = dist[:, i] <= dist[:, j]
+    mask[i] = True
+    mask[j] = False
+    return mask
+
+
+class Node:
+    """A cluster of the hierarchy. Active nodes (leaves) hold their labels; ``d1_split`` and
+    ``eps_split`` are recorded when a node splits (for the merge test of its children)."""
+
+    __slots__ = ("id", "parent", "depth", "children", "labels", "d1_split", "eps_split", "due")
+
+    def __init__(self, node_id: int, parent: int | None, depth: int, labels: list[int]) -> None:
+        self.id = node_id
+        self.parent = parent
+        self.depth = depth
+        self.children: tuple[int, int] | None = None
+        self.labels = labels
+        self.d1_split = math.nan
+        self.eps_split = math.nan
+        self.due = 0  # instance count at which this leaf is checked next
+
+    @property
+    def active(self) -> bool:
+        return self.children is None
+
+    def __getstate__(self) -> dict:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, state: dict) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+
+
+class LabelTree:
+    """A binary tree of label clusters whose leaves partition the labels.
+
+    Examples
+    --------
+    >>> t = LabelTree()
+    >>> for g in range(4):
+    ...     t.add_label(g, t.root)
+    >>> left, right = t.split(t.root, [0, 2], [1, 3], d1=0.9, eps=0.05)
+    >>> [n.labels for n in t.leaves()], t.leaf_of(2) == left
+    ([[0, 2], [1, 3]], True)
+    >>> t.merge(t.root) == t.root, [n.labels for n in t.leaves()]
+    (True, [[0, 1, 2, 3]])
+    """
+
+    def __init__(self) -> None:
+        self.root = 0
+        self.nodes: dict[int, Node] = {0: Node(0, None, 0, [])}
+        self._leaf_of: list[int] = []  # label index -> id of the active node holding it
+        self._next_id = 1
+
+    def leaf_of(self, g: int) -> int:
+        return self._leaf_of[g]
+
+    def leaves(self) -> list[Node]:
+        """Active nodes, ordered by their earliest label (empty root last)."""
+        out = [n for n in self.nodes.values() if n.children is None]
+        out.sort(key=lambda n: n.labels[0] if n.labels else math.inf)
+        return out
+
+    def path(self, node_id: int) -> tuple[int, ...]:
+        """Node ids from the root down to ``node_id``."""
+        out = []
+        cur: int | None = node_id
+        while cur is not None:
+            out.append(cur)
+            cur = self.nodes[cur].parent
+        return tuple(reversed(out))
+
+    def add_label(self, g: int, leaf_id: int) -> None:
+        """Put the new label ``g`` (the next index) into the active node ``leaf_id``."""
+        if g != len(self._leaf_of):
+            raise ValueError(f"LabelTree.add_label: expected label {len(self._leaf_of)}, got {g}")
+        node = self.nodes[leaf_id]
+        if not node.active:
+            raise ValueError(f"LabelTree.add_label: node {leaf_id} is not active")
+        node.labels.append(g)
+        self._leaf_of.append(leaf_id)
+
+    def split(
+        self, leaf_id: int, left: list[int], right: list[int], *, d1: float, eps: float
+    ) -> tuple[int, int]:
+        """Replace an active node by two children holding ``left`` and ``right``."""
+        node = self.nodes[leaf_id]
+        if sorted(left + right) != sorted(node.labels) or not left or not right:
+            raise ValueError(f"LabelTree.split: {left}+{right} does not split node {leaf_id}")
+        ids = []
+        for labels in (left, right):
+            child = Node(self._next_id, leaf_id, node.depth + 1, sorted(labels))
+            self.nodes[child.id] = child
+            for g in child.labels:
+                self._leaf_of[g] = child.id
+            ids.append(child.id)
+            self._next_id += 1
+        node.children = (ids[0], ids[1])
+        node.labels = []
+        node.d1_split, node.eps_split = d1, eps
+        return ids[0], ids[1]
+
+    def descendants(self, node_id: int) -> list[int]:
+        out, stack = [], list(self.nodes[node_id].children or ())
+        while stack:
+            cur = stack.pop()
+            out.append(cur)
+            stack.extend(self.nodes[cur].children or ())
+        return out
+
+    def merge(self, node_id: int) -> int:
+        """Drop every descendant of ``node_id`` and make it active again with their labels."""
+        node = self.nodes[node_id]
+        labels: list[int] = []
+        for d in self.descendants(node_id):
+            labels.extend(self.nodes.pop(d).labels)
+        node.children = None
+        node.labels = sorted(labels) if labels else node.labels
+        node.d1_split = node.eps_split = math.nan
+        for g in node.labels:
+            self._leaf_of[g] = node_id
+        return node_id
