@@ -1,0 +1,397 @@
+"""Records from Kafka topics: the JSON event schema, its validation, and a consuming stream.
+
+This module owns the wire format of labelled events and prediction requests (JSON objects), the
+checks that turn bad bytes into a :class:`EventSchemaError` naming ``topic[partition]@offset`` and
+the reason, and :class:`KafkaStream`, which iterates ``(x, y)`` from topics while keeping each
+record's ``(topic, partition, offset)`` for errors and commits. It never unpickles anything:
+messages are JSON only. It knows nothing about models, checkpoints or metrics.
+
+Labelled event::
+
+    {"features": {"f1": 0.5, "colour": "red", "f3": null},
+     "labels": ["a", "c"],            # or {"a": true, "b": false, "c": true}
+     "id": "evt-17",                  # optional, string or integer
+     "timestamp": 1732770000.0}       # optional, number (seconds) or string
+
+A prediction request is the same object without ``labels``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.errors import StreamFormatError
+
+__all__ = [
+    "EventSchemaError",
+    "KafkaRecord",
+    "KafkaStream",
+    "decode_event",
+    "encode_event",
+    "position",
+    "ERROR_CATEGORIES",
+    "DEFAULT_MAX_MESSAGE_BYTES",
+]
+
+DEFAULT_MAX_MESSAGE_BYTES = 1 << 20
+
+#: Bounded categories of bad input (used as a metric label; the free-text reason says more).
+ERROR_CATEGORIES = (
+    "oversized",
+    "malformed_json",
+    "wrong_type",
+    "non_finite",
+    "unknown_field",
+    "missing_field",
+)
+
+_LABELLED_FIELDS = frozenset({"features", "labels", "id", "timestamp"})
+_REQUEST_FIELDS = frozenset({"features", "id", "timestamp"})
+
+
+class EventSchemaError(StreamFormatError):
+    """A bad Kafka message: where (``topic[partition]@offset``), why, and a bounded ``category``.
+
+    Examples
+    --------
+    >>> e = EventSchemaError("events[0]@5", "features is missing", "missing_field")
+    >>> str(e), e.category
+    ('events[0]@5: features is missing', 'missing_field')
+    """
+
+    def __init__(self, source: str, reason: str, category: str = "wrong_type") -> None:
+        super().__init__(source, None, reason)
+        self.category = category
+
+    def __reduce__(self):
+        return (type(self), (self.source, self.reason, self.category))
+
+
+def position(topic: str, partition: int, offset: int) -> str:
+    """The canonical location string of a record, ``topic[partition]@offset``."""
+    return f"{topic}[{partition}]@{offset}"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name} is not allowed")
+
+
+def _check_feature(source: str, name: str, v: Any) -> Any:
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return 1.0 if v else 0.0
+    if isinstance(v, int | float):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise EventSchemaError(source, f"feature {name!r} is not finite: {v}", "non_finite")
+        return v
+    raise EventSchemaError(
+        source,
+        f"feature {name!r} must be a number, a string or null, not {type(v).__name__}",
+        "wrong_type",
+    )
+
+
+def _labels(source: str, raw: Any) -> dict[str, bool]:
+    if isinstance(raw, list):
+        y: dict[str, bool] = {}
+        for lab in raw:
+            if not isinstance(lab, str | int) or isinstance(lab, bool):
+                raise EventSchemaError(
+                    source,
+                    f"labels must be strings or integers, got {type(lab).__name__}",
+                    "wrong_type",
+                )
+            y[str(lab)] = True
+        return y
+    if isinstance(raw, dict):
+        for lab, v in raw.items():
+            if not isinstance(v, bool):
+                raise EventSchemaError(
+                    source,
+                    f"label {lab!r} must map to true/false, not {type(v).__name__}",
+                    "wrong_type",
+                )
+        return dict(raw)
+    raise EventSchemaError(
+        source, f"labels must be a list or an object, not {type(raw).__name__}", "wrong_type"
+    )
+
+
+@dataclass
+class KafkaRecord:
+    """One decoded message and where it came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    x: dict
+    y: dict[str, bool] | None = None
+    id: str | None = None
+    timestamp: float | str | None = None
+    key: bytes | None = None
+    kafka_timestamp_ms: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def position(self) -> str:
+        return position(self.topic, self.partition, self.offset)
+
+
+def decode_event(
+    value: bytes | None,
+    source: str = "<message>",
+    *,
+    labelled: bool = True,
+    max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+) -> tuple[dict, dict[str, bool] | None, str | None, float | str | None]:
+    """Validate one JSON message; returns ``(x, y, id, timestamp)`` (``y`` is None for requests).
+
+    Raises :class:`EventSchemaError` (a :class:`streams.errors.StreamFormatError`) naming
+    ``source`` and the reason: oversized, malformed JSON (NaN/Infinity literals included), not an
+    object, unknown or missing fields, wrong types, non-finite numbers.
+
+    Examples
+    --------
+    >>> decode_event(b'{"features": {"a": 1, "b": "x"}, "labels": ["l1"], "id": 7}', "t[0]@3")
+    ({'a': 1, 'b': 'x'}, {'l1': True}, '7', None)
+    >>> decode_event(b'{"features": {"a": NaN}, "labels": []}', "t[0]@4")
+    Traceback (most recent call last):
+    ...
+    streams.kafka.EventSchemaError: t[0]@4: malformed JSON: non-finite number NaN is not allowed
+    """
+    if value is None:
+        raise EventSchemaError(source, "empty message (null value)", "malformed_json")
+    if len(value) > max_bytes:
+        raise EventSchemaError(
+            source, f"message is {len(value)} bytes, over the {max_bytes}-byte limit", "oversized"
+        )
+    try:
+        obj = json.loads(value, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise EventSchemaError(source, f"malformed JSON: {e}", "malformed_json") from None
+    except RecursionError:
+        raise EventSchemaError(
+            source, "malformed JSON: nested too deeply", "malformed_json"
+        ) from None
+    if not isinstance(obj, dict):
+        raise EventSchemaError(
+            source, f"expected a JSON object, got {type(obj).__name__}", "wrong_type"
+        )
+    allowed = _LABELLED_FIELDS if labelled else _REQUEST_FIELDS
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise EventSchemaError(
+            source, f"unknown field(s) {unknown}; allowed: {sorted(allowed)}", "unknown_field"
+        )
+    if "features" not in obj:
+        raise EventSchemaError(source, "field 'features' is missing", "missing_field")
+    if labelled and "labels" not in obj:
+        raise EventSchemaError(source, "field 'labels' is missing", "missing_field")
+    raw_x = obj["features"]
+    if not isinstance(raw_x, dict):
+        raise EventSchemaError(
+            source, f"features must be an object, not {type(raw_x).__name__}", "wrong_type"
+        )
+    x = raw_x  # checked in place: the common case (finite floats) costs one type test each
+    for k, v in raw_x.items():
+        t = type(v)
+        if t is float:
+            if v - v != 0.0:  # inf or nan
+                _check_feature(source, k, v)
+        elif t is not int and t is not str and v is not None:
+            x[k] = _check_feature(source, k, v)
+    y = _labels(source, obj["labels"]) if labelled else None
+    rid = obj.get("id")
+    if rid is not None:
+        if isinstance(rid, bool) or not isinstance(rid, str | int):
+            raise EventSchemaError(
+                source, f"id must be a string or an integer, not {type(rid).__name__}", "wrong_type"
+            )
+        rid = str(rid)
+    ts = obj.get("timestamp")
+    if ts is not None:
+        if isinstance(ts, bool) or not isinstance(ts, int | float | str):
+            raise EventSchemaError(
+                source,
+                f"timestamp must be a number or a string, not {type(ts).__name__}",
+                "wrong_type",
+            )
+    return x, y, rid, ts
+
+
+def encode_event(
+    x: dict,
+    y: dict | None = None,
+    id: str | int | None = None,
+    timestamp: float | str | None = None,
+) -> bytes:
+    """The JSON bytes of an event (``y`` given) or a request (``y`` None); labels as a list.
+
+    Examples
+    --------
+    >>> encode_event({"a": 1.0}, {"l1": True, "l2": False}, id=3)
+    b'{"features": {"a": 1.0}, "labels": ["l1"], "id": 3}'
+    """
+    obj: dict[str, Any] = {"features": x}
+    if y is not None:
+        obj["labels"] = [str(k) for k, v in y.items() if v]
+    if id is not None:
+        obj["id"] = id
+    if timestamp is not None:
+        obj["timestamp"] = timestamp
+    return json.dumps(obj, allow_nan=False).encode()
+
+
+class KafkaStream:
+    """Iterate ``(x, y)`` from Kafka topics; ``.last`` is the :class:`KafkaRecord` just yielded.
+
+    Consumes with a consumer group (offsets are committed only by :meth:`commit`, never
+    automatically) from the earliest offset. Stops after ``max_records`` records or when no record
+    arrived for ``idle_timeout_s`` seconds once partitions are assigned (``TimeoutError`` if none
+    is assigned within ``join_timeout_s``). Bad messages raise :class:`EventSchemaError` with
+    ``on_error="raise"`` (default) or are skipped and counted in ``.n_errors`` with ``"skip"``.
+
+    Parameters
+    ----------
+    topics
+        A topic name or a list of them.
+    bootstrap_servers
+        ``"host:port"`` of the broker(s).
+    group_id
+        Consumer group; ``None`` consumes without a group (nothing can be committed).
+    labelled
+        Expect labelled events (``True``) or requests (``False``, ``y`` is then ``None``).
+    consumer
+        An existing ``kafka.KafkaConsumer`` to read from instead of creating one.
+
+    Examples
+    --------
+    >>> stream = KafkaStream("events", "127.0.0.1:9092", idle_timeout_s=1.0)  # doctest: +SKIP
+    >>> for x, y in stream:  # doctest: +SKIP
+    ...     model.learn_one(x, y)
+    """
+
+    def __init__(
+        self,
+        topics: str | list[str],
+        bootstrap_servers: str = "127.0.0.1:9092",
+        group_id: str | None = "ihomer-stream",
+        *,
+        labelled: bool = True,
+        max_records: int | None = None,
+        idle_timeout_s: float | None = 5.0,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        on_error: str = "raise",
+        consumer: Any = None,
+        consumer_config: dict | None = None,
+        join_timeout_s: float = 60.0,
+    ) -> None:
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+        self.topics = [topics] if isinstance(topics, str) else list(topics)
+        self.bootstrap_servers = bootstrap_servers
+        self.group_id = group_id
+        self.labelled = labelled
+        self.max_records = max_records
+        self.idle_timeout_s = idle_timeout_s
+        self.max_message_bytes = max_message_bytes
+        self.on_error = on_error
+        self.consumer = consumer
+        self.consumer_config = consumer_config or {}
+        self.join_timeout_s = join_timeout_s
+        self.last: KafkaRecord | None = None
+        self.n_errors = 0
+        self._next: dict = {}
+
+    @property
+    def position(self) -> str | None:
+        """``topic[partition]@offset`` of the record last yielded."""
+        return None if self.last is None else self.last.position
+
+    def _consumer(self) -> Any:
+        if self.consumer is None:
+            from kafka import KafkaConsumer
+
+            cfg = dict(
+                bootstrap_servers=self.bootstrap_servers,
+                group_id=self.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                session_timeout_ms=6000,
+                heartbeat_interval_ms=1000,
+                fetch_max_wait_ms=50,
+            )
+            cfg.update(self.consumer_config)
+            self.consumer = KafkaConsumer(**cfg)
+            self.consumer.subscribe(self.topics)
+        return self.consumer
+
+    def records(self) -> Iterator[KafkaRecord]:
+        """Decoded records with their positions (bad ones raise or are skipped)."""
+        consumer = self._consumer()
+        n = 0
+        started = last_data = time.monotonic()
+        while self.max_records is None or n < self.max_records:
+            batch = consumer.poll(timeout_ms=100)
+            if not batch:
+                if not consumer.assignment():  # still joining the group: not idle yet
+                    last_data = time.monotonic()
+                    if last_data - started > self.join_timeout_s:
+                        raise TimeoutError(
+                            f"no partition of {self.topics} assigned within "
+                            f"{self.join_timeout_s} s (broker {self.bootstrap_servers})"
+                        )
+                    continue
+                if (
+                    self.idle_timeout_s is not None
+                    and time.monotonic() - last_data > self.idle_timeout_s
+                ):
+                    return
+                continue
+            last_data = time.monotonic()
+            for tp, msgs in batch.items():
+                for m in msgs:
+                    self._next[tp] = m.offset + 1
+                    src = position(m.topic, m.partition, m.offset)
+                    try:
+                        x, y, rid, ts = decode_event(
+                            m.value,
+                            src,
+                            labelled=self.labelled,
+                            max_bytes=self.max_message_bytes,
+                        )
+                    except EventSchemaError:
+                        self.n_errors += 1
+                        if self.on_error == "raise":
+                            raise
+                        continue
+                    rec = KafkaRecord(
+                        m.topic, m.partition, m.offset, x, y, rid, ts, m.key, m.timestamp
+                    )
+                    self.last = rec
+                    yield rec
+                    n += 1
+                    if self.max_records is not None and n >= self.max_records:
+                        return
+
+    def __iter__(self) -> Iterator[tuple[dict, dict | None]]:
+        for rec in self.records():
+            yield rec.x, rec.y
+
+    def commit(self) -> None:
+        """Commit the offsets after the records consumed so far."""
+        from kafka.structs import OffsetAndMetadata
+
+        if self._next and self.consumer is not None:
+            self.consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in self._next.items()})
+
+    def close(self) -> None:
+        if self.consumer is not None:
+            self.consumer.close()
+            self.consumer = None

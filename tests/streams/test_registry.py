@@ -1,0 +1,121 @@
+"""open_stream specs, shared_datasets_dir lookup, and river's bundled Yeast as a Stream."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import pytest
+
+import streams
+from streams import ArffStream, CsvStream, JsonlStream, open_stream, shared_datasets_dir
+from streams.registry import DATASET_FILES, DEFAULT_STREAM, DEV_SUITE, EXTRA, RiverYeastStream
+
+
+def test_suite_names():
+    assert DEV_SUITE == [
+        "flags", "emotions", "yeast", "scene", "birds",
+        "enron", "medical", "slashdot", "20ng", "tmc2007-500",
+    ]  # fmt: skip
+    assert EXTRA == ["cal500", "corel5k"]
+    assert set(DATASET_FILES) == set(DEV_SUITE + EXTRA)
+    assert DEFAULT_STREAM == "river:yeast"
+
+
+def test_river_yeast_needs_no_files(monkeypatch, tmp_path):
+    monkeypatch.setenv("IHOMER_DATASETS", str(tmp_path / "absent"))
+    for spec in ("river:yeast", "yeast-river", " River:Yeast "):
+        s = open_stream(spec, limit=5)
+        assert isinstance(s, RiverYeastStream)
+        assert s.name == "yeast"
+        assert s.labels == [f"Class{i}" for i in range(1, 15)]
+        rows = list(s)
+        assert len(rows) == 5
+        for x, y in rows:
+            assert list(y) == s.labels and all(type(v) is bool for v in y.values())
+            assert list(x) == s.features and all(type(v) is float for v in x.values())
+    assert sum(1 for _ in RiverYeastStream()) == 2417
+
+
+def test_paths_by_extension(tmp_path):
+    (tmp_path / "a.arff").write_text(
+        "@relation 'a: -C 1'\n@attribute l {0,1}\n@attribute v numeric\n@data\n1,2\n"
+    )
+    (tmp_path / "b.csv").write_text("v,y\n1,1\n")
+    (tmp_path / "c.ndjson").write_text(json.dumps({"x": {"v": 1}, "labels": ["y"]}) + "\n")
+    assert isinstance(open_stream(str(tmp_path / "a.arff")), ArffStream)
+    assert isinstance(open_stream(tmp_path / "a.arff"), ArffStream)
+    assert isinstance(open_stream(str(tmp_path / "b.csv"), label_columns=["y"]), CsvStream)
+    c = open_stream(str(tmp_path / "c.ndjson"), limit=1)
+    assert isinstance(c, JsonlStream) and c.limit == 1
+    with pytest.raises(FileNotFoundError):
+        open_stream(str(tmp_path / "missing.arff"))
+    (tmp_path / "d.txt").write_text("")
+    with pytest.raises(ValueError, match="unknown stream file type"):
+        open_stream(str(tmp_path / "d.txt"))
+    with pytest.raises(ValueError, match="unknown stream spec"):
+        open_stream("no-such-stream")
+    with pytest.raises(ValueError, match="only river:yeast"):
+        open_stream("river:iris")
+
+
+def test_missing_shared_folder_is_named(monkeypatch, tmp_path):
+    import streams.registry as reg
+
+    monkeypatch.delenv("IHOMER_DATASETS", raising=False)
+    monkeypatch.setattr(reg, "_default_shared_dir", lambda: tmp_path / "nowhere" / "datasets")
+    monkeypatch.chdir(tmp_path)
+    assert shared_datasets_dir() is None
+    with pytest.raises(FileNotFoundError, match="nowhere/datasets"):
+        open_stream("scene")
+    # an explicit IHOMER_DATASETS is authoritative: a wrong value is reported, not replaced
+    monkeypatch.setattr(reg, "_default_shared_dir", lambda: tmp_path)
+    monkeypatch.setenv("IHOMER_DATASETS", str(tmp_path / "typo"))
+    assert shared_datasets_dir() is None
+    with pytest.raises(FileNotFoundError, match="typo.*IHOMER_DATASETS"):
+        open_stream("medical")
+
+
+def test_env_var_wins_and_dev_names_resolve(monkeypatch, tmp_path):
+    (tmp_path / "medical.arff").write_text(
+        "@relation 'M: -C -1'\n@attribute f numeric\n@attribute l {0,1}\n@data\n{0 2,1 1}\n"
+    )
+    (tmp_path / "flags.arff").write_text(
+        "@relation f\n@attribute f numeric\n@attribute red {0,1}\n@data\n3,0\n"
+    )
+    (tmp_path / "flags.xml").write_text('<labels><label name="red"/></labels>')
+    monkeypatch.setenv("IHOMER_DATASETS", str(tmp_path))
+    assert shared_datasets_dir() == tmp_path.resolve()
+    assert list(open_stream("medical")) == [({"f": 2.0}, {"l": True})]
+    flags = open_stream("flags")
+    assert flags.labels == ["red"] and flags.label_xml == str(tmp_path.resolve() / "flags.xml")
+    with pytest.raises(FileNotFoundError, match="scene.arff.bz2"):
+        open_stream("scene")
+
+
+def test_synth_spec_is_parsed_and_passed(monkeypatch):
+    seen = {}
+
+    class Fake:
+        def __init__(self, **kw):
+            seen.update(kw)
+
+    fake = types.ModuleType("streams.synth")
+    fake.LabelClusterStream = Fake
+    monkeypatch.setitem(sys.modules, "streams.synth", fake)
+    open_stream("synth:n_labels=12, noise=0.25,drift=labels,shuffle=true,seed=none", limit=9)
+    assert seen == {
+        "n_labels": 12, "noise": 0.25, "drift": "labels", "shuffle": True, "seed": None, "limit": 9,
+    }  # fmt: skip
+    seen.clear()
+    open_stream("synth")
+    assert seen == {}
+    with pytest.raises(ValueError, match="key=value"):
+        open_stream("synth:oops")
+    assert streams.LabelClusterStream is Fake  # lazy re-export
+
+
+def test_unknown_attribute_of_package():
+    with pytest.raises(AttributeError):
+        streams.NoSuchThing  # noqa: B018
