@@ -1,0 +1,324 @@
+"""Adaptive leaf models of the multi-label Hoeffding tree.
+
+Every leaf runs a few candidate multi-label predictors side by side, scores each of them
+prequentially on the instances reaching the leaf (faded exact match + Hamming accuracy + the
+micro-F1 of a faded window: label-wise counts, so the choice does not depend on how labels are
+grouped into clusters) and predicts with the best one:
+
+* ``prior``: recency-weighted per-label frequencies (the young leaf's label priors);
+* ``last_set``: the last label set seen at the leaf (streams sorted by label set);
+* ``mode_set``: the most frequent recency-weighted label set (pruned-sets style);
+* ``naive_bayes``: per-label naive Bayes from the leaf's split statistics (computed by the tree,
+  :meth:`ihomer.trees.observers.LeafStats.nb_logit`);
+* ``linear``: per-label logistic regressions, vectorised over the labels, trained by normalised
+  SGD on the non-zero inputs only (inputs scaled by the tree's :class:`FeatureScaler`).
+
+The label-set models output ``acc`` for the labels of their set and ``1 - acc`` for the others,
+where ``acc`` (>= 0.5) is that model's recent Hamming accuracy at the leaf, so that 0.5 stays the
+decision threshold. This module owns no tree structure and no split statistics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+__all__ = ["LeafModel", "FeatureScaler", "CANDIDATES", "LeafConfig"]
+
+CANDIDATES = ("prior", "last_set", "mode_set", "naive_bayes", "linear")
+PRIOR, LAST, MODE, NB, LINEAR = range(5)  # LINEAR + k: the linear model with the k-th step size
+
+
+class LeafConfig:
+    """Hyper-parameters shared by every leaf model of one tree (plain data, picklable).
+
+    Examples
+    --------
+    >>> LeafConfig(lr=(0.5, 4.0)).lr.ravel().tolist()
+    [0.5, 4.0]
+    """
+
+    __slots__ = ("prior_fading", "set_fading", "select_fading", "lr", "max_sets", "candidates")
+
+    def __init__(
+        self,
+        prior_fading: float = 0.995,
+        set_fading: float = 0.99,
+        select_fading: float = 0.97,
+        lr: tuple[float, ...] = (0.5, 4.0),
+        max_sets: int = 64,
+        candidates: tuple[str, ...] = CANDIDATES,
+    ) -> None:
+        self.prior_fading = prior_fading
+        self.set_fading = set_fading
+        self.select_fading = select_fading
+        self.lr = np.asarray(lr, dtype=np.float64).reshape(-1, 1)  # (K, 1)
+        self.max_sets = max_sets
+        self.candidates = candidates
+
+    def __getstate__(self) -> tuple:  # slots: pickle as a tuple
+        return tuple(getattr(self, s) for s in self.__slots__)
+
+    def __setstate__(self, state: tuple) -> None:
+        for s, v in zip(self.__slots__, state):
+            setattr(self, s, v)
+
+
+class FeatureScaler:
+    """Running RMS of each feature's non-zero values; inputs are multiplied by its inverse (no
+    centring, so sparse rows stay sparse and binary features stay 1). Rows are buffered and the
+    scale refreshed every ``BATCH`` rows (every row during the first ``BATCH``).
+
+    Examples
+    --------
+    >>> sc = FeatureScaler(3)
+    >>> sc.learn(np.array([0, 2]), np.array([3.0, -0.5]))
+    >>> sc.transform(np.array([0, 2]), np.array([6.0, 0.5])).tolist()
+    [2.0, 1.0]
+    """
+
+    __slots__ = ("cnt", "sq", "inv", "buf", "n")
+    BATCH = 32
+
+    def __init__(self, n_features: int) -> None:
+        self.cnt = np.zeros(n_features)
+        self.sq = np.zeros(n_features)
+        self.inv = np.zeros(n_features)
+        self.buf: list = []
+        self.n = 0
+
+    def grow(self, cap: int) -> None:
+        n = self.cnt.shape[0]
+        if cap > n:
+            z = np.zeros(cap - n)
+            self.cnt = np.concatenate([self.cnt, z])
+            self.sq = np.concatenate([self.sq, z])
+            self.inv = np.concatenate([self.inv, z])
+
+    def transform(self, idx: np.ndarray, val: np.ndarray) -> np.ndarray:
+        return val * self.inv[idx]
+
+    def learn(self, idx: np.ndarray, val: np.ndarray) -> None:
+        self.buf.append((idx, val))
+        self.n += 1
+        if len(self.buf) >= self.BATCH or self.n <= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buf:
+            return
+        cols = np.concatenate([b[0] for b in self.buf])
+        vals = np.concatenate([b[1] for b in self.buf])
+        self.buf = []
+        cap = self.cnt.size
+        self.cnt += np.bincount(cols, minlength=cap)
+        self.sq += np.bincount(cols, weights=vals * vals, minlength=cap)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.inv = np.where(self.sq > 0, np.sqrt(self.cnt / self.sq), 0.0)
+
+    def nbytes(self) -> int:
+        return self.cnt.nbytes + self.sq.nbytes + self.inv.nbytes
+
+
+class LeafModel:
+    """The candidate models of one leaf and the choice between them (see module docstring).
+
+    Examples
+    --------
+    >>> cfg = LeafConfig()
+    >>> m = LeafModel(n_features=2, n_labels=2, cfg=cfg)
+    >>> idx, xs, y = np.array([0]), np.array([1.0]), np.array([True, False])
+    >>> y2 = np.column_stack([y, np.ones(2)])
+    >>> for _ in range(30):
+    ...     err = m.learn(idx, xs, 1.0, y, y2, y.nonzero()[0], b"\\x00", 1.0, cfg)
+    >>> err, CANDIDATES[min(m.chosen, LINEAR)], (m.predict_proba(idx, xs) > 0.5).tolist()
+    (0.0, 'prior', [True, False])
+    """
+
+    __slots__ = (
+        "pp", "pw", "pg", "last", "sets", "g", "mode_key", "mode_vec", "W", "b", "S", "acc",
+        "chosen", "mask", "T", "F",
+    )  # fmt: skip
+
+    def __init__(self, n_features: int, n_labels: int, cfg: LeafConfig) -> None:
+        self.pp = np.zeros(n_labels)  # positive weight per label, scaled by the growth pg
+        self.pw = 0.0
+        self.pg = 1.0
+        self.last = np.zeros(n_labels, dtype=bool)
+        self.sets: dict[bytes, list] = {}  # label-set key -> [count scaled by g, bool vector]
+        self.g = 1.0
+        self.mode_key = b""
+        self.mode_vec = self.last
+        k = cfg.lr.shape[0]
+        self.W = np.zeros((n_features, k * n_labels))  # K linear models side by side
+        self.b = np.zeros(k * n_labels)
+        m = LINEAR + k
+        self.S = [0.0] * m  # faded exact match + Hamming accuracy
+        self.T = [0.0] * m  # faded true positives (micro-F1 over the window)
+        self.F = [0.0] * m  # faded label errors (false positives + false negatives)
+        self.acc = [0.75] * m  # faded Hamming accuracy (for the label-set outputs)
+        self.chosen = PRIOR
+        self.mask = [CANDIDATES[min(i, LINEAR)] in cfg.candidates for i in range(m)]
+
+    # -- growth -------------------------------------------------------------------------------
+    def grow_features(self, cap: int) -> None:
+        n, L = self.W.shape
+        if cap > n:
+            self.W = np.concatenate([self.W, np.zeros((cap - n, L))])
+
+    def add_labels(self, k: int) -> None:
+        z = np.zeros(k)
+        zb = np.zeros(k, dtype=bool)
+        self.pp = np.concatenate([self.pp, z])
+        self.last = np.concatenate([self.last, zb])
+        for e in self.sets.values():
+            e[1] = np.concatenate([e[1], zb])
+        if self.mode_key in self.sets:
+            self.mode_vec = self.sets[self.mode_key][1]
+        else:
+            self.mode_vec = np.concatenate([self.mode_vec, zb])
+        f, kl = self.W.shape
+        nk = len(self.S) - LINEAR
+        L = kl // nk
+        pad = np.zeros((f, nk, k))
+        self.W = np.concatenate([self.W.reshape(f, nk, L), pad], axis=2).reshape(f, -1)
+        self.b = np.concatenate([self.b.reshape(nk, L), pad[0]], axis=1).reshape(-1)
+
+    def spawn(self, pos: np.ndarray, w: np.ndarray) -> LeafModel:
+        """A child leaf's model: the parent's linear model, label sets and scores, with the
+        child's label priors estimated by the split (``pos`` / ``w`` per label)."""
+        child = LeafModel.__new__(LeafModel)
+        wm = float(np.mean(w)) if w.size else 0.0
+        child.pw = wm
+        child.pg = 1.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            child.pp = np.where(w > 0, pos / np.where(w > 0, w, 1.0), 0.0) * wm
+        child.last = self.last
+        child.sets = {k: [c, v] for k, (c, v) in self.sets.items()}
+        child.g = self.g
+        child.mode_key = self.mode_key
+        child.mode_vec = self.mode_vec
+        child.W = self.W.copy()
+        child.b = self.b.copy()
+        child.S = list(self.S)
+        child.T = list(self.T)
+        child.F = list(self.F)
+        child.acc = list(self.acc)
+        child.chosen = self.chosen
+        child.mask = self.mask
+        return child
+
+    # -- prediction ---------------------------------------------------------------------------
+    def predict_proba(self, idx: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        c = self.chosen
+        if c >= LINEAR:
+            L = self.pp.size
+            cols = slice((c - LINEAR) * L, (c - LINEAR + 1) * L)
+            return expit(xs @ self.W[idx, cols] + self.b[cols])
+        if c == PRIOR or c == NB:  # NB is computed by the caller from the split statistics
+            return self.pp / self.pw if self.pw > 0 else np.zeros(self.pp.size)
+        a = self.acc[c]
+        a = 0.51 if a < 0.51 else (0.99 if a > 0.99 else a)
+        return np.where(self.last if c == LAST else self.mode_vec, a, 1.0 - a)
+
+    # -- learning -----------------------------------------------------------------------------
+    def learn(
+        self,
+        idx: np.ndarray,
+        xs: np.ndarray,
+        x2: float,
+        y: np.ndarray,
+        y2: np.ndarray,
+        on: np.ndarray,
+        key: bytes,
+        w: float,
+        cfg: LeafConfig,
+        nb_logit: np.ndarray | None = None,
+    ) -> float:
+        """Score the candidates on (x, y), update them, and return the error (1 - Jaccard) of
+        what the leaf predicted before this update. ``y`` is never modified (it is kept);
+        ``y2`` = column_stack(y, 1); ``x2`` = squared norm of ``xs``."""
+        L = y.size
+        Wi = self.W[idx]
+        z = xs @ Wi
+        z += self.b
+        p_lin = expit(z)
+        nm = len(self.S)
+        D = np.empty((nm, L))
+        np.greater_equal(self.pp, 0.5 * self.pw, out=D[PRIOR])
+        D[LAST] = self.last
+        D[MODE] = self.mode_vec
+        if nb_logit is None:
+            D[NB] = D[PRIOR]
+        else:
+            np.greater_equal(nb_logit, 0.0, out=D[NB])
+        P = p_lin.reshape(nm - LINEAR, L)
+        np.greater_equal(P, 0.5, out=D[LINEAR:])
+        R = (D @ y2).tolist()  # per candidate: (true positives, predicted positives)
+
+        ny = on.size
+        tp, npd = R[self.chosen]
+        union = npd + ny - tp
+        err = 1.0 - tp / union if union else 0.0
+        a = cfg.select_fading
+        S, acc, mask, T, F = self.S, self.acc, self.mask, self.T, self.F
+        best, bi = -1.0, self.chosen
+        for m in range(nm):
+            tp, npd = R[m]
+            nerr = npd + ny - 2.0 * tp
+            ham = 1.0 - nerr / L if L else 1.0
+            S[m] = S[m] * a + (nerr == 0.0) + ham
+            t = T[m] = T[m] * a + tp
+            f = F[m] = F[m] * a + nerr
+            # selection: windowed exact match + Hamming accuracy, plus the window's micro-F1
+            # (which, unlike example-F1, does not depend on how labels are grouped in clusters)
+            s = S[m] * (1.0 - a) + (2.0 * t / (2.0 * t + f) if t + f > 0 else 1.0)
+            acc[m] = acc[m] * a + (1.0 - a) * ham
+            if mask[m] and s > best + 1e-9 and (m != NB or nb_logit is not None):
+                best, bi = s, m
+        self.chosen = bi
+
+        # prior (faded by a growing weight instead of decaying every count)
+        wg = w * self.pg
+        if ny:
+            self.pp[on] += wg
+        self.pw += wg
+        self.pg /= cfg.prior_fading
+        if self.pg > 1e100:
+            self.pp /= self.pg
+            self.pw /= self.pg
+            self.pg = 1.0
+        # label sets
+        self.last = y
+        self.g /= cfg.set_fading
+        e = self.sets.get(key)
+        if e is None:
+            if len(self.sets) >= cfg.max_sets:
+                self._prune(max(cfg.max_sets // 2, 1))
+            e = self.sets[key] = [0.0, y]
+        e[0] += w * self.g
+        best_set = self.sets.get(self.mode_key)
+        if best_set is None or e[0] > best_set[0]:
+            self.mode_key = key
+            self.mode_vec = e[1]
+        if self.g > 1e100:
+            for v in self.sets.values():
+                v[0] /= self.g
+            self.g = 1.0
+        # linear: normalised SGD on the log-loss, non-zero inputs only
+        P -= y
+        P *= cfg.lr * (w / (1.0 + x2))
+        if idx.size:
+            Wi -= np.multiply.outer(xs, p_lin)
+            self.W[idx] = Wi
+        self.b -= p_lin
+        return err
+
+    def _prune(self, keep: int) -> None:
+        items = sorted(self.sets.items(), key=lambda kv: kv[1][0], reverse=True)[:keep]
+        self.sets = dict(items)
+        self.mode_key, self.mode_vec = items[0][0], items[0][1][1]
+
+    def nbytes(self) -> int:
+        n = self.pp.nbytes + self.last.nbytes + self.W.nbytes + self.b.nbytes
+        return n + sum(v[1].nbytes + 48 for v in self.sets.values())

@@ -1,0 +1,361 @@
+"""Per-leaf split statistics of the multi-label Hoeffding tree, and split evaluation from them.
+
+A :class:`LeafStats` keeps, per feature, the weight / sum / sum of squares of the **non-zero**
+observations, overall and per label restricted to the instances where the label is on, plus the
+weight of the explicitly **missing** observations. Zeros are never stored: a feature's zero weight
+is (total weight - missing weight - non-zero weight), so an update costs O(nnz * labels on).
+
+Split evaluation is vectorised over (features, candidate thresholds, labels):
+
+* the exact "x == 0 vs x != 0" split for every feature;
+* "x <= t" splits at thresholds placed on the Gaussian of the non-zero values (mean + z * sd),
+  with per-label Gaussians (label on / label off) for the non-zero values and the exact zero counts.
+
+This module must not know about nodes, leaf models or drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtr
+
+from ihomer.trees.criterion import split_merit
+
+__all__ = ["LeafStats", "SplitCandidate", "ZERO_SPLIT", "THRESHOLD_SPLIT"]
+
+ZERO_SPLIT = 0  # left: x == 0, right: x != 0
+THRESHOLD_SPLIT = 1  # left: x <= threshold, right: x > threshold
+
+#: default candidate thresholds, in standard deviations of the non-zero values around their mean
+DEFAULT_Z_GRID = np.array([-1.5, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 1.5])
+
+
+def moments(val: np.ndarray, w: float) -> np.ndarray:
+    """(nnz, 3) array of (w, w*x, w*x^2), the update shared by every leaf on an instance's path."""
+    m = np.empty((val.size, 3))
+    m[:, 0] = w
+    np.multiply(val, w, out=m[:, 1])
+    np.multiply(m[:, 1], val, out=m[:, 2])
+    return m
+
+
+@dataclass
+class SplitCandidate:
+    """The best split of a leaf and what the Hoeffding test needs."""
+
+    feature: int
+    kind: int
+    threshold: float
+    merit: float
+    second_merit: float
+    missing_left: bool
+    left_pos: np.ndarray  # estimated positive weight per label in the left child
+    left_w: np.ndarray  # estimated weight per label in the left child
+    right_pos: np.ndarray
+    right_w: np.ndarray
+
+
+class LeafStats:
+    """Split statistics of one leaf (see the module docstring).
+
+    Examples
+    --------
+    >>> st = LeafStats(n_features=2, n_labels=1)
+    >>> for x0, yy in [(0.0, 0), (0.0, 0), (2.0, 1), (3.0, 1)]:
+    ...     idx = np.array([0]) if x0 else np.array([], dtype=np.int64)
+    ...     val = np.array([x0]) if x0 else np.array([])
+    ...     none = np.array([], dtype=np.int64)
+    ...     st.update(idx, moments(val, 1.0), none, np.flatnonzero([yy]), 1.0)
+    >>> best = st.best_split(2)
+    >>> best.feature, best.kind, round(best.merit, 3)
+    (0, 0, 1.0)
+    """
+
+    __slots__ = ("w", "pos", "nz", "nzp", "miss", "missp", "buf", "nb", "nb_w")
+
+    #: rows buffered before a batched update (dense inputs, see :meth:`push`)
+    BATCH = 32
+
+    def __init__(self, n_features: int, n_labels: int) -> None:
+        self.w = 0.0
+        self.pos = np.zeros(n_labels)
+        self.nz = np.zeros((n_features, 3))  # per feature: (weight, sum, sum sq) of non-zeros
+        self.nzp = np.zeros((n_features, n_labels, 3))  # same, where label on
+        self.miss: np.ndarray | None = None  # (features,) missing weight, lazily
+        self.missp: np.ndarray | None = None  # (features, labels) missing positive weight
+        self.buf: list = []  # (idx, val, y, w) rows not yet added (batched path)
+        self.nb: tuple | None = None  # cached naive Bayes parameters (see nb_logit)
+        self.nb_w = 0.0
+
+    # -- growth -------------------------------------------------------------------------------
+    def grow_features(self, cap: int) -> None:
+        n = self.nz.shape[0]
+        if cap <= n:
+            return
+        if self.nb is not None:  # new features contribute nothing until the next refresh
+            base, packed = self.nb
+            self.nb = (base, np.concatenate([packed, np.zeros((cap - n,) + packed.shape[1:])]))
+        self.nz = np.concatenate([self.nz, np.zeros((cap - n, 3))])
+        self.nzp = np.concatenate([self.nzp, np.zeros((cap - n,) + self.nzp.shape[1:])])
+        if self.miss is not None:
+            self.miss = np.concatenate([self.miss, np.zeros(cap - n)])
+            self.missp = np.concatenate([self.missp, np.zeros((cap - n, self.missp.shape[1]))])
+
+    def add_labels(self, k: int) -> None:
+        self.flush()
+        if self.nb is not None:  # new labels: predicted off until the next refresh
+            base, packed = self.nb
+            f = packed.shape[0]
+            L = base.size
+            blocks = packed.reshape(f, 3, L)
+            self.nb = (
+                np.concatenate([base, np.full(k, -30.0)]),
+                np.concatenate([blocks, np.zeros((f, 3, k))], axis=2).reshape(f, -1),
+            )
+        self.pos = np.concatenate([self.pos, np.zeros(k)])
+        f = self.nzp.shape[0]
+        self.nzp = np.concatenate([self.nzp, np.zeros((f, k, 3))], axis=1)
+        if self.missp is not None:
+            self.missp = np.concatenate([self.missp, np.zeros((f, k))], axis=1)
+
+    # -- learning -----------------------------------------------------------------------------
+    def update(
+        self, idx: np.ndarray, mom: np.ndarray, missing: np.ndarray, on: np.ndarray, w: float
+    ) -> None:
+        """Add one instance: ``mom`` = :func:`moments` of its non-zeros, ``on`` = labels on."""
+        self.w += w
+        if on.size:
+            self.pos[on] += w
+        if idx.size:
+            self.nz[idx] += mom
+            if on.size:
+                self.nzp[idx[:, None], on] += mom[:, None, :]
+        if missing.size:
+            self.add_missing(missing, on, w)
+
+    def add_missing(self, missing: np.ndarray, on: np.ndarray, w: float) -> None:
+        """Count the explicitly missing features of one instance (never zeros, never non-zeros)."""
+        if self.miss is None:
+            self.miss = np.zeros(self.nz.shape[0])
+            self.missp = np.zeros(self.nzp.shape[:2])
+        self.miss[missing] += w
+        if on.size:
+            self.missp[missing[:, None], on] += w
+
+    def push(self, idx: np.ndarray, val: np.ndarray, y: np.ndarray, w: float) -> None:
+        """Buffer one instance's non-zeros (batched path, cheaper on dense inputs); missing values
+        go through :meth:`add_missing`. Call :meth:`flush` before reading the statistics."""
+        self.buf.append((idx, val, y, w))
+        if len(self.buf) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Add the buffered rows with one matrix product over the features they touch."""
+        rows = self.buf
+        if not rows:
+            return
+        self.buf = []
+        nb = len(rows)
+        L = self.pos.size
+        rhs = np.empty((nb, L + 1))
+        rhs[:, :L] = [r[2] for r in rows]
+        rhs[:, L] = [r[3] for r in rows]
+        rhs[:, :L] *= rhs[:, L:]
+        self.w += float(rhs[:, L].sum())
+        self.pos += rhs[:, :L].sum(0)
+        lens = [r[0].size for r in rows]
+        if not sum(lens):
+            return
+        cols = np.concatenate([r[0] for r in rows])
+        vals = np.concatenate([r[1] for r in rows])
+        which = np.repeat(np.arange(nb), lens)
+        u, inv = np.unique(cols, return_inverse=True)
+        X = np.zeros((3, nb, u.size))
+        X[0, which, inv] = 1.0
+        X[1, which, inv] = vals
+        X[2, which, inv] = vals * vals
+        out = np.matmul(X.transpose(0, 2, 1), rhs)  # (3, U, L + 1)
+        self.nzp[u] += out[:, :, :L].transpose(1, 2, 0)
+        self.nz[u] += out[:, :, L].T
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def observed(self, nf: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per feature: observed (non-missing) weight (nf,), positive weight (nf, L)."""
+        self.flush()
+        if self.miss is None:
+            return np.full(nf, self.w), np.broadcast_to(self.pos, (nf, self.pos.size))
+        return self.w - self.miss[:nf], self.pos[None, :] - self.missp[:nf]
+
+    def zero_split_stats(self, nf: int) -> tuple[np.ndarray, ...]:
+        """Exact children of the zero splits: (zero_pos (nf,L), zero_w (nf,), nz_pos, nz_w)."""
+        wf, pf = self.observed(nf)
+        nz_w = self.nz[:nf, 0]
+        nz_pos = self.nzp[:nf, :, 0]
+        return pf - nz_pos, wf - nz_w, nz_pos, nz_w
+
+    def best_split(
+        self, nf: int, z_grid: np.ndarray = DEFAULT_Z_GRID, min_branch: float = 0.01
+    ) -> SplitCandidate | None:
+        """Best split over the first ``nf`` features, with the best merit of another feature."""
+        self.flush()
+        nf = min(nf, self.nz.shape[0])
+        if nf == 0 or self.w <= 0:
+            return None
+        wf, pf = self.observed(nf)
+        nz = self.nz[:nf]
+        nzp = self.nzp[:nf]
+        zp, zw, nzpos, nzw = self.zero_split_stats(nf)
+        wcol = wf[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # exact zero split
+            m_zero = split_merit(pf, wcol, zp, zw[:, None], nzpos, nzw[:, None])
+            frac = zw / wf
+            ok = (frac >= min_branch) & (frac <= 1.0 - min_branch)
+            m_zero = np.where(ok, m_zero, -np.inf)
+
+            # threshold splits on the non-zero values
+            mean = nz[:, 1] / nz[:, 0]
+            sd = np.sqrt(np.maximum(nz[:, 2] / nz[:, 0] - mean * mean, 0.0))
+            dense = np.flatnonzero((sd > 1e-12 * (np.abs(mean) + 1.0)) & (nz[:, 0] > 0))
+            m_thr = np.full(nf, -np.inf)
+            t_best = np.zeros(nf)
+            thr_parts = None
+            if dense.size:
+                d = dense
+                t = mean[d, None] + sd[d, None] * z_grid[None, :]  # (D, K)
+                won = nzp[d, :, 0]
+                woff = nz[d, 0][:, None] - won
+                son = nzp[d, :, 1]
+                soff = nz[d, 1][:, None] - son
+                qon = nzp[d, :, 2]
+                qoff = nz[d, 2][:, None] - qon
+                left_on = _gauss_left(won, son, qon, t)  # (D, K, L)
+                left_off = _gauss_left(woff, soff, qoff, t)
+                zl = (t >= 0.0)[:, :, None]
+                zpd = zp[d][:, None, :]
+                left_on = left_on + zl * zpd
+                left_off = left_off + zl * (zw[d][:, None, None] - zpd)
+                left_w = left_on + left_off
+                pfd = pf[d][:, None, :]
+                wfd = wf[d][:, None, None]
+                right_on = pfd - left_on
+                right_w = wfd - left_w
+                m = split_merit(pfd, wfd, left_on, left_w, right_on, right_w)  # (D, K)
+                lf = left_w.mean(-1) / wf[d][:, None]
+                m = np.where((lf >= min_branch) & (lf <= 1.0 - min_branch), m, -np.inf)
+                m = np.nan_to_num(m, nan=-np.inf)
+                k = m.argmax(1)
+                rows = np.arange(d.size)
+                m_thr[d] = m[rows, k]
+                t_best[d] = t[rows, k]
+                thr_parts = (d, k, left_on, left_w, right_on, right_w)
+            m_zero = np.nan_to_num(m_zero, nan=-np.inf)
+        per_feature = np.maximum(m_zero, m_thr)
+        if not np.isfinite(per_feature).any():
+            return None
+        order = np.argsort(-per_feature)
+        f = int(order[0])
+        second = float(per_feature[order[1]]) if nf > 1 else 0.0
+        if not np.isfinite(second):
+            second = 0.0
+        if m_zero[f] >= m_thr[f]:
+            lp, lw = zp[f].copy(), np.full(pf.shape[1], zw[f])
+            rp, rw = nzpos[f].copy(), np.full(pf.shape[1], nzw[f])
+            kind, thr, merit = ZERO_SPLIT, 0.0, float(m_zero[f])
+        else:
+            d, k, lo, lwa, ro, rwa = thr_parts
+            j = int(np.searchsorted(d, f))
+            kk = k[j]
+            lp, lw = lo[j, kk].copy(), lwa[j, kk].copy()
+            rp, rw = ro[j, kk].copy(), rwa[j, kk].copy()
+            kind, thr, merit = THRESHOLD_SPLIT, float(t_best[f]), float(m_thr[f])
+        return SplitCandidate(
+            feature=f,
+            kind=kind,
+            threshold=thr,
+            merit=merit,
+            second_merit=second,
+            missing_left=bool(lw.mean() >= rw.mean()),
+            left_pos=lp,
+            left_w=lw,
+            right_pos=rp,
+            right_w=rw,
+        )
+
+    # -- naive Bayes from the same statistics ----------------------------------------------------
+    #: refresh the naive Bayes parameters after this much new weight, or this fraction of the
+    #: weight seen at the last refresh if larger (estimates settle as the leaf grows)
+    NB_REFRESH = 32.0
+    NB_REFRESH_FRACTION = 1.0 / 16.0
+
+    def nb_logit(self, idx: np.ndarray, val: np.ndarray) -> np.ndarray:
+        """Per-label log-odds of a naive Bayes over the features: per feature, P(non-zero | label)
+        times a Gaussian of the non-zero value (shrunk towards the feature's pooled moments),
+        or P(zero | label) for the features absent from the row. Parameters are refreshed every
+        ``NB_REFRESH`` weight (or more, see ``NB_REFRESH_FRACTION``), so a call costs
+        O(nnz * labels)."""
+        if self.nb is None or self.w + len(self.buf) - self.nb_w >= max(
+            self.NB_REFRESH, self.NB_REFRESH_FRACTION * self.nb_w
+        ):
+            self._fit_nb()
+        base, packed = self.nb
+        if not idx.size:
+            return base.copy()
+        L = base.size
+        # per feature: c0 + c1 x + c2 x^2, summed over the row's non-zeros by one product
+        m = moments(val, 1.0).T @ packed[idx]  # (3, 3L)
+        return base + m[0, :L] + m[1, L : 2 * L] + m[2, 2 * L :]
+
+    def _fit_nb(self, alpha: float = 1.0, k: float = 1.0) -> None:
+        self.flush()
+        self.nb_w = self.w
+        nz, nzp = self.nz, self.nzp
+        p1 = self.pos[None, :]
+        p0 = self.w - p1
+        w1 = nzp[:, :, 0]
+        w0 = nz[:, 0:1] - w1
+        n = np.maximum(nz[:, 0:1], 1e-12)
+        mean = nz[:, 1:2] / n
+        m2 = nz[:, 2:3] / n
+        floor = 1e-2 * np.maximum(m2 - mean * mean, 0.0) + 1e-9
+        s1, q1 = nzp[:, :, 1], nzp[:, :, 2]
+        mu1 = (s1 + k * mean) / (w1 + k)
+        var1 = np.maximum((q1 + k * m2) / (w1 + k) - mu1 * mu1, 0.0) + floor
+        mu0 = (nz[:, 1:2] - s1 + k * mean) / (w0 + k)
+        var0 = np.maximum((nz[:, 2:3] - q1 + k * m2) / (w0 + k) - mu0 * mu0, 0.0) + floor
+        nz1 = (w1 + alpha) / (p1 + 2 * alpha)
+        nz0 = (w0 + alpha) / (p0 + 2 * alpha)
+        lz1, lz0 = np.log1p(-nz1), np.log1p(-nz0)
+        seen = nz[:, 0] > 0
+        base = np.log((p1[0] + alpha) / (p0[0] + alpha)) + (lz1 - lz0)[seen].sum(0)
+        A = np.log(nz1) - lz1 - 0.5 * np.log(var1) - (np.log(nz0) - lz0 - 0.5 * np.log(var0))
+        b1, b0 = 0.5 / var1, 0.5 / var0
+        # A - b1 (x - mu1)^2 + b0 (x - mu0)^2 = c0 + c1 x + c2 x^2
+        c0 = A - b1 * mu1 * mu1 + b0 * mu0 * mu0
+        c1 = 2.0 * (b1 * mu1 - b0 * mu0)
+        c2 = b0 - b1
+        self.nb = (base, np.concatenate([c0, c1, c2], axis=1))  # (features, 3L)
+
+    def nbytes(self) -> int:
+        n = self.pos.nbytes + self.nz.nbytes + self.nzp.nbytes
+        if self.miss is not None:
+            n += self.miss.nbytes + self.missp.nbytes
+        if self.nb is not None:
+            n += self.nb[1].nbytes
+        return n
+
+
+def _gauss_left(w: np.ndarray, s: np.ndarray, q: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Weight at or below each threshold ``t`` (D, K) of a Gaussian fitted to (w, s, q) (D, L)."""
+    mu = np.where(w > 0, s / np.where(w > 0, w, 1.0), 0.0)
+    var = np.where(w > 0, q / np.where(w > 0, w, 1.0), 0.0) - mu * mu
+    sd = np.sqrt(np.maximum(var, 0.0))
+    tiny = 1e-9 * (np.abs(mu) + 1.0)
+    diff = t[:, :, None] - mu[:, None, :]  # (D, K, L)
+    sdb = sd[:, None, :]
+    frac = np.where(
+        sdb > tiny[:, None, :], ndtr(diff / np.maximum(sdb, 1e-300)), (diff >= 0).astype(float)
+    )
+    return w[:, None, :] * frac

@@ -1,0 +1,444 @@
+"""The multi-label Hoeffding adaptive tree used as iHOMER's per-cluster learner.
+
+It owns the tree structure (growth by Hoeffding tests on the multi-label entropy, node-level drift
+reaction with background subtrees, caps on nodes and depth) and wires the parts that live in the
+sibling modules: :mod:`~ihomer.trees.criterion` (entropy, merit, bound),
+:mod:`~ihomer.trees.observers` (split statistics), :mod:`~ihomer.trees.leaf_models` (adaptive leaf
+models) and :mod:`~ihomer.trees.drift` (swap test).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from river.drift import ADWIN
+from scipy.special import expit
+
+from ihomer.features import SparseRow
+from ihomer.learner import ClusterLearner
+from ihomer.trees.criterion import hoeffding_bound, label_set_range
+from ihomer.trees.drift import DISCARD, SWAP, error_increased, swap_decision
+from ihomer.trees.leaf_models import (
+    CANDIDATES,
+    LINEAR,
+    NB,
+    FeatureScaler,
+    LeafConfig,
+    LeafModel,
+)
+from ihomer.trees.nodes import Leaf, Split, count_nodes, iter_nodes
+from ihomer.trees.observers import DEFAULT_Z_GRID, LeafStats, moments
+
+__all__ = ["MultiLabelHoeffdingTree"]
+
+_MAX_KEYS = 4096
+_EMPTY = frozenset()
+
+
+class MultiLabelHoeffdingTree(ClusterLearner):
+    """Multi-label Hoeffding adaptive tree (MLHAT-style) over one cluster's labels.
+
+    Parameters
+    ----------
+    grace_period
+        Weight a leaf must see between two split attempts.
+    delta
+        Split confidence of the Hoeffding bound.
+    tau
+        Tie threshold: split when the bound falls below it.
+    max_depth
+        Leaves at this depth never split.
+    max_nodes
+        Cap on the number of nodes (main tree and background subtrees together).
+    leaf_model
+        ``"adaptive"`` (run all candidates, predict with the best) or one candidate of
+        ``("prior", "last_set", "mode_set", "naive_bayes", "linear")``.
+    lr
+        Step size(s) of the normalised SGD of the per-label linear models: one linear candidate
+        per step size (a small and a large step; the leaf picks the better one).
+    prior_fading, set_fading
+        Per-instance fading of the label priors and of the label-set counts at a leaf.
+    select_fading
+        Fading of the candidates' prequential scores (smaller adapts faster).
+    adwin_delta
+        Confidence of the per-node ADWIN; ``None`` disables drift handling.
+    drift_window
+        Both ADWIN windows must hold this many instances before a swap test.
+    min_branch_fraction
+        A split must send at least this fraction of the weight to each child.
+    seed
+        Kept for API symmetry (the tree is deterministic).
+
+    Examples
+    --------
+    >>> from ihomer.features import FeatureIndex
+    >>> fi, tree = FeatureIndex(), MultiLabelHoeffdingTree(grace_period=50)
+    >>> tree.add_labels(2)
+    >>> rng = np.random.default_rng(0)
+    >>> for _ in range(400):
+    ...     x = {"a": float(rng.random()), "b": float(rng.random())}
+    ...     tree.learn(fi.encode(x), np.array([x["a"] > 0.5, x["b"] > 0.5]))
+    >>> p = tree.predict_proba(fi.encode({"a": 0.9, "b": 0.1}))
+    >>> bool(p[0] > 0.5), bool(p[1] < 0.5)
+    (True, True)
+    """
+
+    def __init__(
+        self,
+        grace_period: int = 200,
+        delta: float = 1e-7,
+        tau: float = 0.05,
+        max_depth: int = 20,
+        max_nodes: int = 127,
+        leaf_model: str = "adaptive",
+        lr: float | tuple[float, ...] = (0.5, 4.0),
+        prior_fading: float = 0.995,
+        set_fading: float = 0.99,
+        select_fading: float = 0.97,
+        adwin_delta: float | None = 0.002,
+        drift_window: int = 300,
+        min_branch_fraction: float = 0.01,
+        seed: int = 0,
+    ) -> None:
+        self.grace_period = grace_period
+        self.delta = delta
+        self.tau = tau
+        self.max_depth = max_depth
+        self.max_nodes = max_nodes
+        self.leaf_model = leaf_model
+        self.lr = lr
+        self.prior_fading = prior_fading
+        self.set_fading = set_fading
+        self.select_fading = select_fading
+        self.adwin_delta = adwin_delta
+        self.drift_window = drift_window
+        self.min_branch_fraction = min_branch_fraction
+        self.seed = seed
+        self._reset()
+
+    # -- state ----------------------------------------------------------------------------------
+    def _reset(self) -> None:
+        self._L = 0
+        self._cap = 0  # feature capacity of every array
+        self._nf = 0  # features seen (1 + largest column id)
+        self._root: Leaf | Split | None = None
+        self._scaler: FeatureScaler | None = None
+        self._cfg: LeafConfig | None = None
+        self._events: list[tuple[str, dict[str, Any]]] = []
+        self._n = 0
+        self._nnz = 0
+        self._n_nodes = 0
+        self._y2 = np.ones((0, 2))  # (labels, 2): this instance's labels, ones
+
+    def _validate(self) -> None:
+        if self.grace_period < 1:
+            raise ValueError(f"grace_period must be >= 1, got {self.grace_period}")
+        if not 0.0 < self.delta < 1.0:
+            raise ValueError(f"delta must be in (0, 1), got {self.delta}")
+        if self.tau < 0:
+            raise ValueError(f"tau must be >= 0, got {self.tau}")
+        if self.max_depth < 0 or self.max_nodes < 1:
+            raise ValueError("max_depth must be >= 0 and max_nodes >= 1")
+        if self.leaf_model != "adaptive" and self.leaf_model not in CANDIDATES:
+            raise ValueError(f"leaf_model must be 'adaptive' or one of {CANDIDATES}")
+        if self.adwin_delta is not None and not 0.0 < self.adwin_delta < 1.0:
+            raise ValueError(f"adwin_delta must be in (0, 1) or None, got {self.adwin_delta}")
+        for name in ("prior_fading", "set_fading", "select_fading"):
+            v = getattr(self, name)
+            if not 0.0 < v <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {v}")
+
+    def _init_state(self) -> None:
+        self._validate()
+        cands = CANDIDATES if self.leaf_model == "adaptive" else (self.leaf_model,)
+        self._cfg = LeafConfig(
+            prior_fading=self.prior_fading,
+            set_fading=self.set_fading,
+            select_fading=self.select_fading,
+            lr=(self.lr,) if isinstance(self.lr, (int, float)) else tuple(self.lr),
+            candidates=cands,
+        )
+        self._cap = max(self._cap, 16)
+        self._scaler = FeatureScaler(self._cap)
+        self._root = self._new_leaf(0)
+        self._n_nodes = 1
+
+    def _new_adwin(self) -> ADWIN | None:
+        return None if self.adwin_delta is None else ADWIN(delta=self.adwin_delta)
+
+    def _new_leaf(self, depth: int, model: LeafModel | None = None) -> Leaf:
+        if model is None:
+            model = LeafModel(self._cap, self._L, self._cfg)
+            if self.leaf_model != "adaptive":
+                model.chosen = CANDIDATES.index(self.leaf_model)
+        stats = LeafStats(self._cap, self._L) if depth < self.max_depth else None
+        return Leaf(depth, stats, model, self._new_adwin())
+
+    def _ensure_cap(self, needed: int) -> None:
+        if needed > self._nf:
+            self._nf = needed
+        if needed <= self._cap:
+            return
+        cap = max(needed, 2 * self._cap)
+        self._cap = cap
+        self._scaler.grow(cap)
+        for node in iter_nodes(self._root):
+            if isinstance(node, Leaf):
+                node.model.grow_features(cap)
+                if node.stats is not None:
+                    node.stats.grow_features(cap)
+
+    # -- ClusterLearner contract ------------------------------------------------------------------
+    @property
+    def n_labels(self) -> int:
+        return self._L
+
+    def add_labels(self, k: int) -> None:
+        if k < 0:
+            raise ValueError(f"add_labels: k must be >= 0, got {k}")
+        if k == 0:
+            return
+        self._L += k
+        self._y2 = np.ones((self._L, 2))
+        if self._root is None:
+            return
+        for node in iter_nodes(self._root):
+            if isinstance(node, Leaf):
+                node.model.add_labels(k)
+                if node.stats is not None:
+                    node.stats.add_labels(k)
+
+    def learn(self, row: SparseRow, y: np.ndarray, w: float = 1.0) -> None:
+        if self._root is None:
+            self._init_state()
+        y = np.array(y, dtype=bool)  # a private copy: leaves keep it as their last label set
+        if y.shape != (self._L,):
+            raise ValueError(
+                f"learn: y has shape {y.shape}, expected ({self._L},) (call add_labels first)"
+            )
+        idx, val, missing = row
+        if idx.size:
+            self._ensure_cap(int(idx.max()) + 1)
+        if missing.size:
+            self._ensure_cap(int(missing.max()) + 1)
+        w = float(w)
+        scaler = self._scaler
+        xs = scaler.transform(idx, val)
+        scaler.learn(idx, val)
+        self._nnz += idx.size
+        self._n += 1
+        ctx = _Ctx(
+            idx=idx,
+            val=val,
+            missing=missing,
+            xs=xs,
+            x2=float(xs @ xs),
+            y=y,
+            y2=self._y2,
+            on=y.nonzero()[0],
+            w=w,
+        )
+        self._y2[:, 0] = y
+        ctx.key = ctx.on.tobytes()
+        # batched statistics pay off on dense inputs (density >= 1/4)
+        ctx.batch = 4 * self._nnz >= self._n * self._nf
+        self._learn_subtree(self._root, None, "root", ctx, False)
+
+    def predict_proba(self, row: SparseRow) -> np.ndarray:
+        if self._root is None:
+            return np.zeros(self._L)
+        idx, val, missing = row
+        if idx.size and int(idx.max()) >= self._cap:
+            keep = idx < self._cap
+            idx, val = idx[keep], val[keep]
+        node = self._root
+        if node.__class__ is Split:
+            lookup = dict(zip(idx.tolist(), val.tolist()))
+            miss = set(missing.tolist()) if missing.size else _EMPTY
+            while node.__class__ is Split:
+                node = node.left if node.goes_left(lookup, miss) else node.right
+        model = node.model
+        c = model.chosen
+        if c >= LINEAR:
+            return model.predict_proba(idx, self._scaler.transform(idx, val))
+        if c == NB and node.stats is not None:
+            return expit(node.stats.nb_logit(idx, val))
+        return model.predict_proba(idx, val)
+
+    def drain_events(self) -> list[tuple[str, dict[str, Any]]]:
+        out, self._events = self._events, []
+        return out
+
+    def memory_bytes(self) -> int:
+        if self._root is None:
+            return 0
+        total = self._scaler.nbytes()
+        for node in iter_nodes(self._root):
+            if isinstance(node, Leaf):
+                total += node.model.nbytes() + 64 * len(node.keys)
+                if node.stats is not None:
+                    total += node.stats.nbytes()
+            else:
+                total += 128
+        return total
+
+    # -- introspection --------------------------------------------------------------------------
+    @property
+    def n_nodes(self) -> int:
+        """Nodes in the tree and its background subtrees."""
+        return self._n_nodes
+
+    @property
+    def root(self) -> Leaf | Split | None:
+        return self._root
+
+    def leaf_of(self, row: SparseRow) -> Leaf | None:
+        """The leaf ``row`` reaches in the main tree."""
+        node = self._root
+        if node is None:
+            return None
+        lookup = dict(zip(row.idx.tolist(), row.val.tolist()))
+        miss = set(row.missing.tolist())
+        while isinstance(node, Split):
+            node = node.left if node.goes_left(lookup, miss) else node.right
+        return node
+
+    # -- learning internals ---------------------------------------------------------------------
+    def _learn_subtree(self, top: Any, owner: Any, side: str, ctx: _Ctx, is_alt: bool) -> None:
+        # route, remembering (node, owner, side) so nodes can be replaced
+        path = [(top, owner, side)]
+        node = top
+        while node.__class__ is Split:
+            if ctx.lookup is None:
+                ctx.lookup = dict(zip(ctx.idx.tolist(), ctx.val.tolist()))
+                ctx.miss = set(ctx.missing.tolist()) if ctx.missing.size else _EMPTY
+            if node.goes_left(ctx.lookup, ctx.miss):
+                path.append((node.left, node, "left"))
+                node = node.left
+            else:
+                path.append((node.right, node, "right"))
+                node = node.right
+        leaf = node
+        stats = leaf.stats
+        model = leaf.model
+        nb = stats.nb_logit(ctx.idx, ctx.val) if stats is not None and model.mask[NB] else None
+        err = model.learn(
+            ctx.idx, ctx.xs, ctx.x2, ctx.y, ctx.y2, ctx.on, ctx.key, ctx.w, self._cfg, nb
+        )
+        if stats is not None:
+            if ctx.batch:
+                stats.push(ctx.idx, ctx.val, ctx.y, ctx.w)
+                if ctx.missing.size:
+                    stats.add_missing(ctx.missing, ctx.on, ctx.w)
+            else:
+                if ctx.mom is None:
+                    ctx.mom = moments(ctx.val, ctx.w)
+                stats.update(ctx.idx, ctx.mom, ctx.missing, ctx.on, ctx.w)
+            if len(leaf.keys) < _MAX_KEYS:
+                leaf.keys.add(ctx.key)
+            leaf.since += ctx.w
+
+        if self.adwin_delta is not None:
+            for node, own, sd in path:
+                if node.alt is not None and not is_alt:
+                    self._learn_subtree(node.alt, node, "alt", ctx, True)
+                adw = node.adwin
+                before = adw.estimation
+                adw.update(err)
+                if is_alt:
+                    break  # inside a background subtree only its root's error matters
+                if adw.drift_detected and node.alt is None:
+                    if error_increased(before, adw.estimation) and self._n_nodes < self.max_nodes:
+                        node.alt = self._new_leaf(node.depth)
+                        self._n_nodes += 1
+                        self._record("node_drift", depth=node.depth, error=adw.estimation)
+                elif node.alt is not None:
+                    decision = swap_decision(adw, node.alt.adwin, self.drift_window)
+                    if decision == SWAP:
+                        alt = node.alt
+                        node.alt = None
+                        self._replace(own, sd, alt)
+                        self._n_nodes = count_nodes(self._root)
+                        self._record(
+                            "subtree_swap",
+                            depth=node.depth,
+                            old_error=adw.estimation,
+                            new_error=alt.adwin.estimation,
+                        )
+                        return  # the rest of the path belongs to the replaced subtree
+                    if decision == DISCARD:
+                        node.alt = None
+                        self._n_nodes = count_nodes(self._root)
+
+        if leaf.stats is not None and leaf.since >= self.grace_period:
+            leaf.since = 0.0
+            self._attempt_split(leaf, path[-1][1], path[-1][2], is_alt)
+
+    def _replace(self, owner: Any, side: str, new: Any) -> None:
+        if owner is None:
+            self._root = new
+        else:
+            setattr(owner, side, new)
+
+    def _attempt_split(self, leaf: Leaf, owner: Any, side: str, is_alt: bool) -> None:
+        if leaf.depth >= self.max_depth:
+            leaf.stats = None
+            return
+        if self._n_nodes + 2 > self.max_nodes:
+            return
+        stats = leaf.stats
+        cand = stats.best_split(self._nf, DEFAULT_Z_GRID, self.min_branch_fraction)
+        if cand is None or not cand.merit > 0.0:
+            return
+        eps = hoeffding_bound(label_set_range(len(leaf.keys)), self.delta, stats.w)
+        if not (cand.merit - cand.second_merit > eps or eps < self.tau):
+            return
+        depth = leaf.depth + 1
+        left = self._new_leaf(depth, leaf.model.spawn(cand.left_pos, cand.left_w))
+        right = self._new_leaf(depth, leaf.model.spawn(cand.right_pos, cand.right_w))
+        split = Split(
+            leaf.depth,
+            cand.feature,
+            cand.kind,
+            cand.threshold,
+            cand.missing_left,
+            left,
+            right,
+            leaf.adwin,
+        )
+        split.alt = leaf.alt
+        self._replace(owner, side, split)
+        self._n_nodes += 2
+        self._record(
+            "node_split",
+            depth=leaf.depth,
+            feature=cand.feature,
+            test="x == 0" if cand.kind == 0 else "x <= threshold",
+            threshold=cand.threshold,
+            merit=cand.merit,
+            epsilon=eps if math.isfinite(eps) else None,
+            background=is_alt,
+        )
+
+    def _record(self, event: str, **detail: Any) -> None:
+        detail["n"] = self._n
+        self._events.append((event, detail))
+
+
+class _Ctx:
+    """What every node on an instance's path needs (computed once per instance)."""
+
+    __slots__ = (
+        "idx", "val", "missing", "xs", "x2", "mom", "y", "y2", "on", "w", "key", "lookup", "miss",
+        "batch",
+    )  # fmt: skip
+
+    def __init__(self, **kw: Any) -> None:
+        for k, v in kw.items():
+            setattr(self, k, v)
+        self.key = b""
+        self.mom = None
+        self.lookup = None
+        self.miss = _EMPTY
