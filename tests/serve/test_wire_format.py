@@ -1,0 +1,104 @@
+"""The JSON event schema: every kind of bad input becomes an EventSchemaError with a location."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.errors import StreamFormatError
+from streams.kafka import ERROR_CATEGORIES, EventSchemaError, decode_event, encode_event, position
+
+SRC = position("events", 3, 1042)
+
+
+@pytest.mark.parametrize(
+    ("raw", "category", "fragment"),
+    [
+        (b"{oops", "malformed_json", "malformed JSON"),
+        (b"\xff\xfe", "malformed_json", "malformed JSON"),
+        (None, "malformed_json", "null value"),
+        (b'{"features": {"a": NaN}, "labels": []}', "malformed_json", "NaN"),
+        (b'{"features": {"a": -Infinity}, "labels": []}', "malformed_json", "Infinity"),
+        (b'{"features": {"a": 1e400}, "labels": []}', "non_finite", "'a' is not finite"),
+        (b'"just a string"', "wrong_type", "expected a JSON object"),
+        (b'{"features": [1, 2], "labels": []}', "wrong_type", "features must be an object"),
+        (b'{"features": {"a": {"b": 1}}, "labels": []}', "wrong_type", "feature 'a'"),
+        (b'{"features": {}, "labels": 3}', "wrong_type", "labels must be a list"),
+        (b'{"features": {}, "labels": [1.5]}', "wrong_type", "labels must be strings"),
+        (b'{"features": {}, "labels": {"a": 1}}', "wrong_type", "label 'a'"),
+        (b'{"features": {}, "labels": [], "id": [1]}', "wrong_type", "id must be"),
+        (b'{"features": {}, "labels": [], "timestamp": {}}', "wrong_type", "timestamp must be"),
+        (b'{"features": {}, "labels": [], "extra": 1}', "unknown_field", "'extra'"),
+        (b'{"labels": []}', "missing_field", "'features' is missing"),
+        (b'{"features": {}}', "missing_field", "'labels' is missing"),
+        (b'{"features": {}, "labels": []}' + b" " * 200, "oversized", "over the 100-byte limit"),
+    ],
+)
+def test_bad_labelled_events(raw, category, fragment):
+    with pytest.raises(EventSchemaError) as info:
+        decode_event(raw, SRC, max_bytes=100)
+    e = info.value
+    assert isinstance(e, StreamFormatError) and isinstance(e, ValueError)
+    assert e.category == category and e.category in ERROR_CATEGORIES
+    assert fragment in e.reason
+    assert e.source == "events[3]@1042" and str(e).startswith("events[3]@1042: ")
+
+
+def test_requests_have_no_labels():
+    x, y, rid, ts = decode_event(b'{"features": {"a": 2}, "id": "r1", "timestamp": 5}', SRC,
+                                 labelled=False)  # fmt: skip
+    assert (x, y, rid, ts) == ({"a": 2}, None, "r1", 5)
+    with pytest.raises(EventSchemaError, match="unknown field"):
+        decode_event(b'{"features": {}, "labels": []}', SRC, labelled=False)
+
+
+def test_values_kept_as_sent():
+    x, y, rid, _ = decode_event(
+        b'{"features": {"n": 1.5, "c": "red", "m": null, "b": true}, '
+        b'"labels": {"p": true, "q": false}, "id": 12}'
+    )
+    assert x == {"n": 1.5, "c": "red", "m": None, "b": 1.0}
+    assert y == {"p": True, "q": False} and rid == "12"
+
+
+def test_error_survives_pickling():
+    import pickle
+
+    e = EventSchemaError(SRC, "bad", "oversized")
+    e2 = pickle.loads(pickle.dumps(e))
+    assert (e2.source, e2.reason, e2.category) == (e.source, e.reason, e.category)
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+names = st.text(min_size=1, max_size=8)
+
+
+@given(
+    x=st.dictionaries(names, st.one_of(finite, st.integers(-(10**9), 10**9), names, st.none())),
+    labels=st.lists(names, max_size=5),
+)
+def test_encode_decode_round_trip(x, labels):
+    y = {lab: True for lab in labels}
+    x2, y2, rid, _ = decode_event(encode_event(x, y, id=7))
+    assert x2 == x and y2 == y and rid == "7"
+
+
+@given(st.binary(max_size=64))
+def test_arbitrary_bytes_never_crash(raw):
+    try:
+        x, y, _, _ = decode_event(raw)
+    except EventSchemaError as e:
+        assert e.category in ERROR_CATEGORIES
+    else:
+        assert isinstance(x, dict) and isinstance(y, dict)
+        assert all(v is None or isinstance(v, str) or math.isfinite(v) for v in x.values())
+
+
+def test_encode_refuses_nan():
+    with pytest.raises(ValueError):
+        encode_event({"a": float("nan")}, {"l": True})
+    assert json.loads(encode_event({"a": 1}, None))["features"] == {"a": 1}
