@@ -22,6 +22,7 @@ __all__ = ["FeatureIndex", "SparseRow"]
 
 _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_F = np.empty(0, dtype=np.float64)
+_NUMERIC_TYPES = frozenset({float, int})
 
 
 class SparseRow(NamedTuple):
@@ -76,6 +77,28 @@ class FeatureIndex:
         """Encode ``x``; with ``grow=False`` unseen features are ignored (prediction path)."""
         if not x:
             return SparseRow(_EMPTY_I, _EMPTY_F, _EMPTY_I)
+        ids = self._ids
+        # Fast path: every value a float/int (not bool) and every key known: vectorised.
+        values = list(x.values())
+        if set(map(type, values)) <= _NUMERIC_TYPES:
+            try:
+                cols = list(map(ids.__getitem__, x))
+            except KeyError:
+                pass
+            else:
+                val = np.array(values, dtype=np.float64)
+                col = np.array(cols, dtype=np.int64)
+                nan = np.isnan(val)
+                keep = val != 0
+                if nan.any():
+                    keep &= ~nan
+                    return SparseRow(col[keep], val[keep], col[nan])
+                if keep.all():
+                    return SparseRow(col, val, _EMPTY_I)
+                return SparseRow(col[keep], val[keep], _EMPTY_I)
+        return self._encode_slow(x, grow)
+
+    def _encode_slow(self, x: dict, grow: bool) -> SparseRow:
         ids = self._ids
         idx: list[int] = []
         val: list[float] = []
