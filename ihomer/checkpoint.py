@@ -133,4 +133,10 @@ def load_checkpoint(path: str | os.PathLike, key: bytes | None = None) -> tuple[
         actual = hmac.new(key, payload, hashlib.sha256).hexdigest()
         if expected is None or not hmac.compare_digest(expected, actual):
             raise CheckpointError(path, "HMAC mismatch (not written with this key)")
-    return pickle.loads(payload), header.get("metadata", {})
+    try:
+        obj = pickle.loads(payload)
+    except Exception as e:  # written by an incompatible version of the model code
+        raise CheckpointError(
+            path, f"payload cannot be loaded by this version of ihomer ({type(e).__name__}: {e})"
+        ) from e
+    return obj, header.get("metadata", {})

@@ -31,7 +31,7 @@ _EPS = 1e-6
 class _Cluster:
     """One cluster of the learning partition: its labels and its learner."""
 
-    __slots__ = ("labels", "ids", "learner", "monitor", "background", "n")
+    __slots__ = ("labels", "ids", "learner", "monitor", "background", "handover", "n")
 
     def __init__(self, labels: tuple, ids: np.ndarray, learner: ClusterLearner, monitor) -> None:
         self.labels = labels
@@ -39,7 +39,33 @@ class _Cluster:
         self.learner = learner
         self.monitor = monitor
         self.background: BackgroundCandidate | None = None
+        self.handover: _Handover | None = None
         self.n = 0
+
+
+class _Legacy:
+    """A learner of a dissolved cluster, kept learning its own labels during handovers."""
+
+    __slots__ = ("learner", "ids")
+
+    def __init__(self, learner: ClusterLearner, ids: np.ndarray) -> None:
+        self.learner = learner
+        self.ids = ids
+
+
+class _Handover:
+    """A new cluster still served by the learners its labels came from.
+
+    ``sources`` holds ``(legacy, positions in the legacy learner, positions in the cluster)``;
+    ``judge`` compares the served (legacy) error with the new learner's error and ends the
+    handover once the new learner is better, or after a bounded number of instances.
+    """
+
+    __slots__ = ("sources", "judge")
+
+    def __init__(self, sources: list, judge: BackgroundCandidate) -> None:
+        self.sources = sources
+        self.judge = judge
 
 
 class IHOMER(base.MultiLabelClassifier):
@@ -192,6 +218,7 @@ class IHOMER(base.MultiLabelClassifier):
         self._label_ids: dict[Any, int] = {}
         self._labels: list[Any] = []
         self._clusters: list[_Cluster] = []
+        self._legacy: list[_Legacy] = []
         self._version = -1
         self._recent: collections.deque = collections.deque(maxlen=max(self.warm_start, 1))
         self._global = (
@@ -242,6 +269,7 @@ class IHOMER(base.MultiLabelClassifier):
             return 0
         total = sum(c.learner.memory_bytes() for c in self._clusters)
         total += sum(c.background.learner.memory_bytes() for c in self._clusters if c.background)
+        total += sum(lg.learner.memory_bytes() for lg in self._legacy)
         total += sum(r.idx.nbytes + r.val.nbytes + ids.nbytes for r, ids in self._recent)
         return total
 
@@ -279,18 +307,36 @@ class IHOMER(base.MultiLabelClassifier):
         ytrue = np.zeros(len(self._labels), dtype=bool)
         ytrue[ids] = True
 
-        if pending is not None and pending[0] is x and pending[2] == self._version:
-            probs = pending[1]
+        if pending is not None and pending[0] is x and pending[1] == self._version:
+            served, own = pending[2], pending[3]
         else:
-            probs = [c.learner.predict_proba(row) for c in self._clusters]
+            served, own = self._predict_clusters(row)
+        for lg in self._legacy:
+            lg.learner.learn(row, ytrue[lg.ids])
+            lg.learner.drain_events()
         thr = self.threshold
         n_pred = n_both = 0
-        for c, p in zip(self._clusters, probs):
+        handover_ended = False
+        for c, p, q in zip(self._clusters, served, own):
             yc = ytrue[c.ids]
             pc = p > thr
             n_pred += int(pc.sum())
             n_both += int((pc & yc).sum())
-            if c.monitor is not None:
+            if c.handover is not None:
+                err_served = float(np.count_nonzero(pc != yc)) / len(yc)
+                err_own = float(np.count_nonzero((q > thr) != yc)) / len(yc)
+                verdict = c.handover.judge.score(err_served, err_own)
+                if verdict is not None:
+                    c.handover = None
+                    handover_ended = True
+                    self._events.record(
+                        self._n,
+                        "learner_swap",
+                        reason="handover",
+                        outcome=verdict,
+                        cluster_size=len(c.labels),
+                    )
+            elif c.monitor is not None:
                 err = float(np.count_nonzero(pc != yc)) / len(yc)
                 self._local_drift(c, row, yc, err)
             c.learner.learn(row, yc)
@@ -298,6 +344,8 @@ class IHOMER(base.MultiLabelClassifier):
             for kind, detail in c.learner.drain_events():
                 self._events.record(self._n, kind, cluster_size=len(c.labels), **detail)
 
+        if handover_ended:
+            self._collect_legacy()
         if self._global is not None:
             err = instance_error(len(ids), n_pred, n_both)
             if self._global.update(err):
@@ -313,12 +361,30 @@ class IHOMER(base.MultiLabelClassifier):
         self._n += 1
 
     # ---------------------------------------------------------------- helpers
+    def _predict_clusters(self, row: SparseRow) -> tuple[list, list]:
+        """Per cluster: the served probabilities (legacy learners during a handover) and the
+        cluster learner's own."""
+        own = [c.learner.predict_proba(row) for c in self._clusters]
+        if not self._legacy:
+            return own, own
+        legacy = {id(lg): lg.learner.predict_proba(row) for lg in self._legacy}
+        served = []
+        for c, q in zip(self._clusters, own):
+            if c.handover is None:
+                served.append(q)
+                continue
+            p = q.copy()
+            for lg, src, dst in c.handover.sources:
+                p[dst] = legacy[id(lg)][src]
+            served.append(p)
+        return served, own
+
     def _proba(self, x: dict) -> np.ndarray:
         row = self._features.encode(x, grow=False)
-        probs = [c.learner.predict_proba(row) for c in self._clusters]
-        self._pending = (x, probs, self._version)
+        served, own = self._predict_clusters(row)
+        self._pending = (x, self._version, served, own)
         P = np.empty(len(self._labels), dtype=np.float64)
-        for c, p in zip(self._clusters, probs):
+        for c, p in zip(self._clusters, served):
             P[c.ids] = p
         return P
 
@@ -362,6 +428,7 @@ class IHOMER(base.MultiLabelClassifier):
         """
         old = {c.labels: c for c in self._clusters}
         assigned = {lab for c in self._clusters for lab in c.labels}
+        serving = self._serving_sources()
         clusters = []
         for labels in self._space.partition:
             labels = tuple(labels)
@@ -381,12 +448,58 @@ class IHOMER(base.MultiLabelClassifier):
                     if self.warm_start and self._recent:
                         self._warm_start(learner, ids)
                     c = _Cluster(labels, ids, learner, self._monitor())
+                    c.handover = self._handover_for(labels, serving)
             else:
                 c.ids = ids
             clusters.append(c)
         self._clusters = clusters
         self._version = self._space.partition_version
         self._pending = None
+        self._collect_legacy()
+
+    def _serving_sources(self) -> dict:
+        """Label -> (legacy learner, position) of the learner serving it now."""
+        serving = {}
+        for c in self._clusters:
+            if c.handover is not None:
+                for lg, src, dst in c.handover.sources:
+                    for s, d in zip(src.tolist(), dst.tolist()):
+                        serving[c.labels[d]] = (lg, s)
+            if c.n == 0:
+                continue  # an untrained learner serves nothing worth keeping
+            lg = _Legacy(c.learner, c.ids)
+            for pos, lab in enumerate(c.labels):
+                serving.setdefault(lab, (lg, pos))
+        return serving
+
+    def _handover_for(self, labels: tuple, serving: dict) -> _Handover | None:
+        groups: dict[int, tuple[_Legacy, list, list]] = {}
+        for dst, lab in enumerate(labels):
+            src = serving.get(lab)
+            if src is None:
+                continue
+            lg, pos = src
+            entry = groups.setdefault(id(lg), (lg, [], []))
+            entry[1].append(pos)
+            entry[2].append(dst)
+        if not groups:
+            return None
+        sources = [
+            (lg, np.asarray(s, dtype=np.int64), np.asarray(d, dtype=np.int64))
+            for lg, s, d in groups.values()
+        ]
+        judge = BackgroundCandidate(
+            None, min_instances=max(50, self.n_min // 2), max_instances=5 * self.n_min
+        )
+        return _Handover(sources, judge)
+
+    def _collect_legacy(self) -> None:
+        seen = {}
+        for c in self._clusters:
+            if c.handover is not None:
+                for lg, _, _ in c.handover.sources:
+                    seen[id(lg)] = lg
+        self._legacy = list(seen.values())
 
     def _local_drift(self, c: _Cluster, row: SparseRow, yc: np.ndarray, err: float) -> None:
         bg = c.background
@@ -398,7 +511,9 @@ class IHOMER(base.MultiLabelClassifier):
             if verdict == "swap":
                 c.learner, c.background = bg.learner, None
                 c.monitor = self._monitor()
-                self._events.record(self._n, "learner_swap", cluster_size=len(c.labels))
+                self._events.record(
+                    self._n, "learner_swap", reason="drift", cluster_size=len(c.labels)
+                )
             elif verdict == "drop":
                 c.background = None
         if c.monitor.update(err) and c.background is None:

@@ -1,0 +1,89 @@
+"""Checkpoints: atomic writes, and every way a file can be untrustworthy is refused with the file
+name and the reason before (or instead of) unpickling."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ihomer import IHOMER
+from ihomer.checkpoint import MAGIC, CheckpointError, load_checkpoint, save_checkpoint
+
+
+def test_roundtrip_of_a_trained_model(tmp_path):
+    from river import datasets
+
+    model = IHOMER()
+    data = list(datasets.Yeast().take(200))
+    for x, y in data:
+        model.learn_one(x, y)
+    path = tmp_path / "m.ckpt"
+    save_checkpoint(path, model, metadata={"offsets": {"t[0]": 199}})
+    loaded, meta = load_checkpoint(path)
+    assert meta == {"offsets": {"t[0]": 199}}
+    assert loaded.predict_proba_one(data[0][0]) == model.predict_proba_one(data[0][0])
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda b: b"NOTACKPT" + b[8:], "bad magic"),
+        (lambda b: b[:8] + (99).to_bytes(4, "little") + b[12:], "unsupported format version 99"),
+        (lambda b: b[:-5], "truncated payload"),
+        (lambda b: b[:-1] + bytes([b[-1] ^ 1]), "checksum mismatch"),
+        (lambda b: b[:10], "truncated header"),
+    ],
+)
+def test_damaged_files_are_refused(tmp_path, damage, reason):
+    path = tmp_path / "m.ckpt"
+    save_checkpoint(path, {"w": list(range(100))})
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path)
+    assert str(path) in str(err.value) and reason in str(err.value)
+
+
+def test_hmac_key_is_checked(tmp_path):
+    path = tmp_path / "m.ckpt"
+    save_checkpoint(path, [1, 2, 3], key=b"secret")
+    assert load_checkpoint(path, key=b"secret")[0] == [1, 2, 3]
+    with pytest.raises(CheckpointError, match="HMAC mismatch"):
+        load_checkpoint(path, key=b"other")
+
+
+def test_incompatible_payload_is_a_checkpoint_error(tmp_path):
+    payload = b"cihomer.model\nNoSuchClass\n."  # a pickle naming a class that does not exist
+    path = tmp_path / "m.ckpt"
+    save_checkpoint(path, None)
+    data = path.read_bytes()
+    import hashlib
+    import json
+    import struct
+
+    head = json.dumps(
+        {
+            "payload_bytes": len(payload),
+            "metadata": {},
+            "sha256": hashlib.sha256(payload).hexdigest(),
+        }
+    ).encode()
+    path.write_bytes(MAGIC + struct.pack("<II", 1, len(head)) + head + payload)
+    assert data != path.read_bytes()
+    with pytest.raises(CheckpointError, match="cannot be loaded by this version"):
+        load_checkpoint(path)
+
+
+def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
+    path = tmp_path / "m.ckpt"
+    save_checkpoint(path, "old")
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        save_checkpoint(path, "new")
+    monkeypatch.undo()
+    assert load_checkpoint(path)[0] == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ckpt"]
