@@ -58,6 +58,9 @@ class LabelSpace:
         size seen so far (ties: the smaller), at least 1.
     max_depth
         Clusters at this depth of the hierarchy (root: 0) do not split.
+    min_floor
+        With ``min_size=None``, the minimum cluster size is ``max(mode of |Y|, min_floor)``;
+        ``1`` is the spec's rule (the mode alone).
 
     Notes
     -----
@@ -101,6 +104,7 @@ class LabelSpace:
         fading: float = 0.999,
         min_size: int | None = None,
         max_depth: int = 16,
+        min_floor: int = 1,
     ) -> None:
         if not 0.0 < delta < 1.0:
             raise ValueError(f"LabelSpace: delta must be in (0, 1), got {delta!r}")
@@ -114,6 +118,8 @@ class LabelSpace:
             raise ValueError(
                 f"LabelSpace: min_size must be None or an integer >= 1, got {min_size!r}"
             )
+        if not (isinstance(min_floor, int | np.integer) and min_floor >= 1):
+            raise ValueError(f"LabelSpace: min_floor must be an integer >= 1, got {min_floor!r}")
         if not (isinstance(max_depth, int | np.integer) and max_depth >= 0):
             raise ValueError(f"LabelSpace: max_depth must be an integer >= 0, got {max_depth!r}")
         self.delta = delta
@@ -122,6 +128,7 @@ class LabelSpace:
         self.fading = fading
         self.min_size = min_size
         self.max_depth = int(max_depth)
+        self.min_floor = int(min_floor)
         self._reset()
 
     def _reset(self) -> None:
@@ -150,7 +157,8 @@ class LabelSpace:
     def __repr__(self) -> str:
         return (
             f"LabelSpace(delta={self.delta}, tau={self.tau}, n_min={self.n_min}, "
-            f"fading={self.fading}, min_size={self.min_size}, max_depth={self.max_depth})"
+            f"fading={self.fading}, min_size={self.min_size}, max_depth={self.max_depth}, "
+            f"min_floor={self.min_floor})"
         )
 
     # -- read-only views ------------------------------------------------------------------------
@@ -195,7 +203,9 @@ class LabelSpace:
     @property
     def current_min_size(self) -> int:
         """The minimum cluster size the partition uses now."""
-        return self.min_size if self.min_size is not None else self._mode
+        if self.min_size is not None:
+            return self.min_size
+        return max(self._mode, self.min_floor)
 
     def memory_bytes(self) -> int:
         """Approximate bytes of the learned state (dominated by the ``L × L`` count matrix)."""
@@ -261,7 +271,7 @@ class LabelSpace:
             if c > c_mode or (c == c_mode and k < raw):
                 self._mode_raw = k
                 self._mode = max(k, 1)
-                if self.min_size is None and self._mode != self._used_min_size:
+                if self.min_size is None and self.current_min_size != self._used_min_size:
                     self._dirty = True
 
         heap = self._heap

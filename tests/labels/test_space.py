@@ -232,3 +232,21 @@ def test_memory_grows_with_labels_squared():
     small.add_labels(range(10))
     large.add_labels(range(400))
     assert large.memory_bytes() > 400 * 400 * 8 > small.memory_bytes()
+
+
+def test_min_floor_bounds_the_mode_rule():
+    """With min_size=None the minimum cluster size is max(mode of |Y|, min_floor)."""
+    from ihomer.labels import LabelSpace
+
+    # mutually exclusive labels (single-label stream): ODAC isolates every label
+    single = [[f"l{i % 8}"] for i in range(3000)]
+    spec = LabelSpace(n_min=100)
+    floored = LabelSpace(n_min=100, min_floor=4)
+    for present in single:
+        spec.learn(present)
+        floored.learn(present)
+    assert spec.current_min_size == 1 and floored.current_min_size == 4
+    assert max(len(c) for c in spec.partition) == 1, "the spec's rule: singletons"
+    assert min(len(c) for c in floored.partition) >= 4
+    for space in (spec, floored):
+        space.check_invariant()

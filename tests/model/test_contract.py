@@ -12,6 +12,7 @@ from river import datasets
 from river.checks import common
 
 from ihomer import IHOMER
+from ihomer.learner import ClusterLearner
 
 
 def _stream(n=300, seed=0, n_labels=6, n_features=8, sparse=False):
@@ -187,18 +188,41 @@ def test_learn_one_does_not_mutate_inputs():
     assert x == xx and y == yy
 
 
-def test_empty_fallback_avoids_empty_predictions_when_empty_sets_are_rare():
-    rng = np.random.default_rng(0)
-    data = []
-    for _ in range(400):
-        lab = int(rng.integers(3))
-        data.append(({"f": float(rng.random())}, {f"l{j}": j == lab for j in range(3)}))
-    on, off = IHOMER(empty_fallback=True), IHOMER(empty_fallback=False)
-    empties_on = empties_off = 0
+class _Unsure(ClusterLearner):
+    """A cluster learner that is never sure of anything: p = 0.3 for every label."""
+
+    def __init__(self):
+        pass
+
+    @property
+    def n_labels(self):
+        return getattr(self, "_n", 0)
+
+    def add_labels(self, k):
+        self._n = self.n_labels + k
+
+    def learn(self, row, y, w=1.0):
+        pass
+
+    def predict_proba(self, row):
+        return np.full(self.n_labels, 0.3)
+
+
+def test_empty_fallback_predicts_the_most_probable_frequent_set():
+    data = [({"f": 1.0}, {"a": True, "b": i % 3 == 0, "c": False}) for i in range(300)]
+    for fallback, expect_empty in [(True, False), (False, True), ("auto", False)]:
+        model = IHOMER(cluster_learner=_Unsure(), empty_fallback=fallback)
+        for x, y in data:
+            model.learn_one(x, y)
+        pred = model.predict_one({"f": 1.0})
+        assert (not any(pred.values())) is expect_empty, fallback
+        if not expect_empty:  # {a} is the most frequent set and the most probable under p=0.3
+            assert pred == {"a": True, "b": False, "c": False}
+
+
+def test_auto_fallback_is_off_when_empty_sets_are_common():
+    data = [({"f": 1.0}, {"a": i % 2 == 0}) for i in range(300)]  # half the sets are empty
+    model = IHOMER(cluster_learner=_Unsure(), empty_fallback="auto")
     for x, y in data:
-        empties_on += not any(on.predict_one(x).values())
-        empties_off += not any(off.predict_one(x).values())
-        on.learn_one(x, y)
-        off.learn_one(x, y)
-    assert empties_on <= 1  # only before anything was learned
-    assert empties_off > 50  # no feature is informative: probabilities stay below 0.5
+        model.learn_one(x, y)
+    assert model.predict_one({"f": 1.0}) == {"a": False}
