@@ -130,7 +130,9 @@ def _moa(short: str) -> Callable[[int | None, Any], Any]:
 _ARF_SLOW = frozenset({"enron", "slashdot", "20ng", "tmc2007-500", "corel5k", "medical", "cal500"})
 
 _SPECS = [
-    ModelSpec("ihomer", "ihomer", True, "ihomer.IHOMER(seed=s), default configuration", _ihomer),
+    ModelSpec(
+        "ihomer", "ihomer", False, "ihomer.IHOMER(), default configuration (no randomness)", _ihomer
+    ),
     ModelSpec(
         "river-br-ht",
         "river",
