@@ -62,14 +62,31 @@ def build_model(spec: str, seed: int = 0):
 
 def _evaluate(args: argparse.Namespace) -> int:
     from ihomer.evaluate import format_table, prequential
-    from streams import open_stream
+    from streams import StreamFormatError, open_stream
 
+    kwargs = {"lenient": True} if args.lenient and not args.data.startswith("synth") else {}
     try:
-        stream = open_stream(args.data)
+        stream = open_stream(args.data, **kwargs)
         models = {spec: build_model(spec, seed=args.seed) for spec in args.model}
     except (ValueError, FileNotFoundError) as e:
         print(f"ihomer evaluate: error: {e}", file=sys.stderr)
         return 2
+    try:
+        results = _run(args, stream, models, prequential)
+    except StreamFormatError as e:
+        print(f"ihomer evaluate: error: {e} (use --lenient to skip bad records)", file=sys.stderr)
+        return 2
+    skipped = getattr(stream, "n_skipped", 0)
+    if skipped:
+        print(
+            f"ihomer evaluate: skipped {skipped} malformed records, e.g. {stream.skipped[0]}",
+            file=sys.stderr,
+        )
+    _print_results(args, stream, models, results, format_table)
+    return 0
+
+
+def _run(args, stream, models, prequential) -> dict:
     results = {}
     for spec, model in models.items():
         progress = (not args.json) and (not args.no_progress) and sys.stderr.isatty()
@@ -83,6 +100,10 @@ def _evaluate(args: argparse.Namespace) -> int:
             progress=progress,
             measure_memory=args.memory,
         )
+    return results
+
+
+def _print_results(args, stream, models, results, format_table) -> None:
     if args.json:
         out = {
             "data": args.data,
@@ -92,17 +113,16 @@ def _evaluate(args: argparse.Namespace) -> int:
         json.dump(out, sys.stdout, indent=2, default=str)
         print()
     else:
-        print(f"\nPrequential (test-then-train) on {stream.name}: whole stream, file order\n")
+        n = max((r.n for r in results.values()), default=0)
+        span = "first" if args.max_instances is not None else "whole stream,"
+        print(f"\nPrequential (test-then-train) on {stream.name}: {span} {n:,d} instances\n")
         print(format_table(results))
         for spec, model in models.items():
             events = getattr(model, "events", None)
             if events is not None and hasattr(events, "counts"):
                 counts = ", ".join(f"{k}={v}" for k, v in sorted(events.counts.items()))
-                print(
-                    f"\n{spec}: {getattr(model, 'n_clusters', '?')} label clusters; "
-                    f"events: {counts or 'none'}"
-                )
-    return 0
+                k = getattr(model, "n_clusters", "?")
+                print(f"\n{spec}: label clusters now: {k}; events: {counts or 'none'}")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -131,6 +151,9 @@ def make_parser() -> argparse.ArgumentParser:
     ev.add_argument("--memory", action="store_true", help="tracemalloc peak (slower)")
     ev.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     ev.add_argument("--no-progress", action="store_true")
+    ev.add_argument(
+        "--lenient", action="store_true", help="skip, count and report malformed records"
+    )
     ev.set_defaults(func=_evaluate)
 
     try:
