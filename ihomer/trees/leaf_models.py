@@ -95,17 +95,37 @@ class FeatureScaler:
             self.sq = np.concatenate([self.sq, z])
             self.inv = np.concatenate([self.inv, z])
 
-    def transform(self, idx: np.ndarray, val: np.ndarray) -> np.ndarray:
-        return val * self.inv[idx]
+    def transform(
+        self, idx: np.ndarray, val: np.ndarray, rows: slice | None = None
+    ) -> np.ndarray:
+        return val * self.inv[idx if rows is None else rows]
 
-    def learn(self, idx: np.ndarray, val: np.ndarray) -> None:
-        self.buf.append((idx, val))
+    def learn(self, idx: np.ndarray, val: np.ndarray, dense: bool = False) -> None:
+        """Buffer one row; ``dense`` says that ``idx`` is ``arange(idx.size)``."""
+        self.buf.append((idx, val, dense))
         self.n += 1
         if len(self.buf) >= self.BATCH or self.n <= self.BATCH:
             self.flush()
 
     def flush(self) -> None:
         if not self.buf:
+            return
+        buf = self.buf
+        n0 = buf[0][0].size
+        if n0 and n0 <= self.cnt.size and all(b[-1] is True and b[0].size == n0 for b in buf):
+            # every row is arange(n0): per-column sums in row order, as bincount adds them
+            self.buf = []
+            if len(buf) == 1:
+                v = buf[0][1]
+                sq = v * v
+            else:
+                V = np.array([b[1] for b in buf])
+                V *= V
+                sq = V.sum(0)
+            self.cnt[:n0] += len(buf)
+            self.sq[:n0] += sq
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self.inv = np.where(self.sq > 0, np.sqrt(self.cnt / self.sq), 0.0)
             return
         cols = np.concatenate([b[0] for b in self.buf])
         vals = np.concatenate([b[1] for b in self.buf])
@@ -209,12 +229,14 @@ class LeafModel:
         return child
 
     # -- prediction ---------------------------------------------------------------------------
-    def predict_proba(self, idx: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    def predict_proba(
+        self, idx: np.ndarray, xs: np.ndarray, rows: slice | None = None
+    ) -> np.ndarray:
         c = self.chosen
         if c >= LINEAR:
             L = self.pp.size
             cols = slice((c - LINEAR) * L, (c - LINEAR + 1) * L)
-            return expit(xs @ self.W[idx, cols] + self.b[cols])
+            return expit(xs @ self.W[idx if rows is None else rows, cols] + self.b[cols])
         if c == PRIOR or c == NB:  # NB is computed by the caller from the split statistics
             return self.pp / self.pw if self.pw > 0 else np.zeros(self.pp.size)
         a = self.acc[c]
@@ -234,48 +256,55 @@ class LeafModel:
         w: float,
         cfg: LeafConfig,
         nb_logit: np.ndarray | None = None,
+        rows: slice | None = None,
     ) -> float:
         """Score the candidates on (x, y), update them, and return the error (1 - Jaccard) of
         what the leaf predicted before this update. ``y`` is never modified (it is kept);
-        ``y2`` = column_stack(y, 1); ``x2`` = squared norm of ``xs``."""
+        ``y2`` = column_stack(y, 1); ``x2`` = squared norm of ``xs``. ``rows``, when given, is
+        ``slice(0, idx.size)`` and says that ``idx`` is ``arange(idx.size)`` (dense rows: the
+        weights are then read and updated in place through a view)."""
         L = y.size
-        Wi = self.W[idx]
+        Wi = self.W[idx] if rows is None else self.W[rows]
         z = xs @ Wi
         z += self.b
         p_lin = expit(z)
-        nm = len(self.S)
-        D = np.empty((nm, L))
-        np.greater_equal(self.pp, 0.5 * self.pw, out=D[PRIOR])
+        S, acc, mask, T, F = self.S, self.acc, self.mask, self.T, self.F
+        nm = len(S)
+        D = np.empty((nm, L))  # bool assignments: cheaper than comparisons with a float out=
+        D[PRIOR] = self.pp >= 0.5 * self.pw
         D[LAST] = self.last
         D[MODE] = self.mode_vec
         if nb_logit is None:
             D[NB] = D[PRIOR]
         else:
-            np.greater_equal(nb_logit, 0.0, out=D[NB])
+            D[NB] = nb_logit >= 0.0
         P = p_lin.reshape(nm - LINEAR, L)
-        np.greater_equal(P, 0.5, out=D[LINEAR:])
+        D[LINEAR:] = P >= 0.5
         R = (D @ y2).tolist()  # per candidate: (true positives, predicted positives)
 
         ny = on.size
-        tp, npd = R[self.chosen]
+        chosen = self.chosen
+        tp, npd = R[chosen]
         union = npd + ny - tp
         err = 1.0 - tp / union if union else 0.0
         a = cfg.select_fading
-        S, acc, mask, T, F = self.S, self.acc, self.mask, self.T, self.F
-        best, bi = -1.0, self.chosen
-        for m in range(nm):
-            tp, npd = R[m]
+        a1 = 1.0 - a
+        no_nb = nb_logit is None
+        best, bi = -1.0, chosen
+        m = 0
+        for tp, npd in R:
             nerr = npd + ny - 2.0 * tp
             ham = 1.0 - nerr / L if L else 1.0
-            S[m] = S[m] * a + (nerr == 0.0) + ham
+            sm = S[m] = S[m] * a + (nerr == 0.0) + ham
             t = T[m] = T[m] * a + tp
             f = F[m] = F[m] * a + nerr
             # selection: windowed exact match + Hamming accuracy, plus the window's micro-F1
             # (which, unlike example-F1, does not depend on how labels are grouped in clusters)
-            s = S[m] * (1.0 - a) + (2.0 * t / (2.0 * t + f) if t + f > 0 else 1.0)
-            acc[m] = acc[m] * a + (1.0 - a) * ham
-            if mask[m] and s > best + 1e-9 and (m != NB or nb_logit is not None):
+            s = sm * a1 + (2.0 * t / (2.0 * t + f) if t + f > 0 else 1.0)
+            acc[m] = acc[m] * a + a1 * ham
+            if mask[m] and s > best + 1e-9 and (m != NB or not no_nb):
                 best, bi = s, m
+            m += 1
         self.chosen = bi
 
         # prior (faded by a growing weight instead of decaying every count)
@@ -308,7 +337,9 @@ class LeafModel:
         # linear: normalised SGD on the log-loss, non-zero inputs only
         P -= y
         P *= cfg.lr * (w / (1.0 + x2))
-        if idx.size:
+        if rows is not None:
+            Wi -= np.multiply.outer(xs, p_lin)  # a view: updates W in place
+        elif idx.size:
             Wi -= np.multiply.outer(xs, p_lin)
             self.W[idx] = Wi
         self.b -= p_lin

@@ -36,8 +36,12 @@ def moments(val: np.ndarray, w: float) -> np.ndarray:
     """(nnz, 3) array of (w, w*x, w*x^2), the update shared by every leaf on an instance's path."""
     m = np.empty((val.size, 3))
     m[:, 0] = w
-    np.multiply(val, w, out=m[:, 1])
-    np.multiply(m[:, 1], val, out=m[:, 2])
+    if w == 1.0:  # val * 1.0 == val exactly: one product fewer
+        m[:, 1] = val
+        np.multiply(val, val, out=m[:, 2])
+    else:
+        np.multiply(val, w, out=m[:, 1])
+        np.multiply(m[:, 1], val, out=m[:, 2])
     return m
 
 
@@ -85,7 +89,7 @@ class LeafStats:
         self.nzp = np.zeros((n_features, n_labels, 3))  # same, where label on
         self.miss: np.ndarray | None = None  # (features,) missing weight, lazily
         self.missp: np.ndarray | None = None  # (features, labels) missing positive weight
-        self.buf: list = []  # (idx, val, y, w) rows not yet added (batched path)
+        self.buf: list = []  # (idx, val, y, w, dense) rows not yet added
         self.nb: tuple | None = None  # cached naive Bayes parameters (see nb_logit)
         self.nb_w = 0.0
 
@@ -144,10 +148,13 @@ class LeafStats:
         if on.size:
             self.missp[missing[:, None], on] += w
 
-    def push(self, idx: np.ndarray, val: np.ndarray, y: np.ndarray, w: float) -> None:
+    def push(
+        self, idx: np.ndarray, val: np.ndarray, y: np.ndarray, w: float, dense: bool = False
+    ) -> None:
         """Buffer one instance's non-zeros (batched path, cheaper on dense inputs); missing values
-        go through :meth:`add_missing`. Call :meth:`flush` before reading the statistics."""
-        self.buf.append((idx, val, y, w))
+        go through :meth:`add_missing`. Call :meth:`flush` before reading the statistics.
+        ``dense`` says that ``idx`` is ``arange(idx.size)`` (a shortcut for :meth:`flush`)."""
+        self.buf.append((idx, val, y, w, dense))
         if len(self.buf) >= self.BATCH:
             self.flush()
 
@@ -167,6 +174,17 @@ class LeafStats:
         self.pos += rhs[:, :L].sum(0)
         lens = [r[0].size for r in rows]
         if not sum(lens):
+            return
+        n0 = lens[0]
+        if n0 and all(r[-1] is True for r in rows) and lens.count(n0) == nb:
+            # every row is arange(n0): the unique columns are 0..n0-1, in row order
+            X = np.empty((3, nb, n0))
+            X[0] = 1.0
+            X[1] = [r[1] for r in rows]
+            np.multiply(X[1], X[1], out=X[2])
+            out = np.matmul(X.transpose(0, 2, 1), rhs)  # (3, n0, L + 1)
+            self.nzp[:n0] += out[:, :, :L].transpose(1, 2, 0)
+            self.nz[:n0] += out[:, :, L].T
             return
         cols = np.concatenate([r[0] for r in rows])
         vals = np.concatenate([r[1] for r in rows])
@@ -290,12 +308,15 @@ class LeafStats:
     NB_REFRESH = 32.0
     NB_REFRESH_FRACTION = 1.0 / 16.0
 
-    def nb_logit(self, idx: np.ndarray, val: np.ndarray) -> np.ndarray:
+    def nb_logit(
+        self, idx: np.ndarray, val: np.ndarray, rows: slice | None = None
+    ) -> np.ndarray:
         """Per-label log-odds of a naive Bayes over the features: per feature, P(non-zero | label)
         times a Gaussian of the non-zero value (shrunk towards the feature's pooled moments),
         or P(zero | label) for the features absent from the row. Parameters are refreshed every
         ``NB_REFRESH`` weight (or more, see ``NB_REFRESH_FRACTION``), so a call costs
-        O(nnz * labels)."""
+        O(nnz * labels). ``rows`` (optional) is ``slice(0, idx.size)`` when ``idx`` is
+        ``arange(idx.size)``."""
         if self.nb is None or self.w + len(self.buf) - self.nb_w >= max(
             self.NB_REFRESH, self.NB_REFRESH_FRACTION * self.nb_w
         ):
@@ -305,8 +326,11 @@ class LeafStats:
             return base.copy()
         L = base.size
         # per feature: c0 + c1 x + c2 x^2, summed over the row's non-zeros by one product
-        m = moments(val, 1.0).T @ packed[idx]  # (3, 3L)
-        return base + m[0, :L] + m[1, L : 2 * L] + m[2, 2 * L :]
+        m = moments(val, 1.0).T @ packed[idx if rows is None else rows]  # (3, 3L)
+        out = base + m[0, :L]
+        out += m[1, L : 2 * L]
+        out += m[2, 2 * L :]
+        return out
 
     def _fit_nb(self, alpha: float = 1.0, k: float = 1.0) -> None:
         self.flush()

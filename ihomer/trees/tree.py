@@ -35,6 +35,22 @@ __all__ = ["MultiLabelHoeffdingTree"]
 
 _MAX_KEYS = 4096
 _EMPTY = frozenset()
+_ARANGE = np.arange(1024, dtype=np.int64).tobytes()  # grown on demand by _dense_rows
+
+
+def _dense_rows(idx: np.ndarray) -> slice | None:
+    """``slice(0, n)`` when ``idx`` is exactly ``arange(n)`` (int64, in order: a dense row), so
+    per-feature arrays can be read and updated through views instead of gathers; else ``None``."""
+    global _ARANGE
+    n = idx.size
+    if not n:
+        return None
+    b = 8 * n
+    if b > len(_ARANGE):
+        _ARANGE = np.arange(max(n, 2 * len(_ARANGE) // 8), dtype=np.int64).tobytes()
+    if idx.tobytes() == _ARANGE[:b]:
+        return slice(0, n)
+    return None
 
 
 class MultiLabelHoeffdingTree(ClusterLearner):
@@ -219,38 +235,37 @@ class MultiLabelHoeffdingTree(ClusterLearner):
                 f"learn: y has shape {y.shape}, expected ({self._L},) (call add_labels first)"
             )
         idx, val, missing = row
-        if idx.size:
+        rows = _dense_rows(idx)
+        if rows is not None:
+            self._ensure_cap(idx.size)  # idx is arange(n): its max is n - 1
+        elif idx.size:
             self._ensure_cap(int(idx.max()) + 1)
         if missing.size:
             self._ensure_cap(int(missing.max()) + 1)
         w = float(w)
         scaler = self._scaler
-        xs = scaler.transform(idx, val)
-        scaler.learn(idx, val)
+        xs = scaler.transform(idx, val, rows)
+        scaler.learn(idx, val, rows is not None)
         self._nnz += idx.size
         self._n += 1
-        ctx = _Ctx(
-            idx=idx,
-            val=val,
-            missing=missing,
-            xs=xs,
-            x2=float(xs @ xs),
-            y=y,
-            y2=self._y2,
-            on=y.nonzero()[0],
-            w=w,
-        )
-        self._y2[:, 0] = y
-        ctx.key = ctx.on.tobytes()
+        on = y.nonzero()[0]
+        y2 = self._y2
+        y2[:, 0] = y
         # batched statistics pay off on dense inputs (density >= 1/4)
-        ctx.batch = 4 * self._nnz >= self._n * self._nf
+        batch = 4 * self._nnz >= self._n * self._nf
+        ctx = _Ctx(idx, val, missing, xs, float(xs @ xs), y, y2, on, w, on.tobytes(), batch, rows)
         self._learn_subtree(self._root, None, "root", ctx, False)
 
     def predict_proba(self, row: SparseRow) -> np.ndarray:
         if self._root is None:
             return np.zeros(self._L)
         idx, val, missing = row
-        if idx.size and int(idx.max()) >= self._cap:
+        rows = _dense_rows(idx)
+        if rows is not None:
+            cap = self._cap
+            if idx.size > cap:  # arange(n): the columns below cap are the first cap ones
+                idx, val, rows = idx[:cap], val[:cap], slice(0, cap)
+        elif idx.size and int(idx.max()) >= self._cap:
             keep = idx < self._cap
             idx, val = idx[keep], val[keep]
         node = self._root
@@ -262,9 +277,9 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         model = node.model
         c = model.chosen
         if c >= LINEAR:
-            return model.predict_proba(idx, self._scaler.transform(idx, val))
+            return model.predict_proba(idx, self._scaler.transform(idx, val, rows), rows)
         if c == NB and node.stats is not None:
-            return expit(node.stats.nb_logit(idx, val))
+            return expit(node.stats.nb_logit(idx, val, rows))
         return model.predict_proba(idx, val)
 
     def drain_events(self) -> list[tuple[str, dict[str, Any]]]:
@@ -323,13 +338,17 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         leaf = node
         stats = leaf.stats
         model = leaf.model
-        nb = stats.nb_logit(ctx.idx, ctx.val) if stats is not None and model.mask[NB] else None
+        rows = ctx.rows
+        if stats is not None and model.mask[NB]:
+            nb = stats.nb_logit(ctx.idx, ctx.val, rows)
+        else:
+            nb = None
         err = model.learn(
-            ctx.idx, ctx.xs, ctx.x2, ctx.y, ctx.y2, ctx.on, ctx.key, ctx.w, self._cfg, nb
+            ctx.idx, ctx.xs, ctx.x2, ctx.y, ctx.y2, ctx.on, ctx.key, ctx.w, self._cfg, nb, rows
         )
         if stats is not None:
             if ctx.batch:
-                stats.push(ctx.idx, ctx.val, ctx.y, ctx.w)
+                stats.push(ctx.idx, ctx.val, ctx.y, ctx.w, rows is not None)
                 if ctx.missing.size:
                     stats.add_missing(ctx.missing, ctx.on, ctx.w)
             else:
@@ -432,13 +451,36 @@ class _Ctx:
 
     __slots__ = (
         "idx", "val", "missing", "xs", "x2", "mom", "y", "y2", "on", "w", "key", "lookup", "miss",
-        "batch",
+        "batch", "rows",
     )  # fmt: skip
 
-    def __init__(self, **kw: Any) -> None:
-        for k, v in kw.items():
-            setattr(self, k, v)
-        self.key = b""
+    def __init__(
+        self,
+        idx: np.ndarray,
+        val: np.ndarray,
+        missing: np.ndarray,
+        xs: np.ndarray,
+        x2: float,
+        y: np.ndarray,
+        y2: np.ndarray,
+        on: np.ndarray,
+        w: float,
+        key: bytes,
+        batch: bool,
+        rows: slice | None,
+    ) -> None:
+        self.idx = idx
+        self.val = val
+        self.missing = missing
+        self.xs = xs
+        self.x2 = x2
+        self.y = y
+        self.y2 = y2
+        self.on = on
+        self.w = w
+        self.key = key
+        self.batch = batch
+        self.rows = rows  # slice(0, n) when idx is arange(n) (see _dense_rows)
         self.mom = None
         self.lookup = None
         self.miss = _EMPTY
