@@ -421,8 +421,11 @@ class IHOMER(base.MultiLabelClassifier):
         recent = list(self._recent)
         if last is not None:
             recent = recent[-last:]
+        mask = np.zeros(len(self._labels), dtype=bool)
         for row, present in recent:
-            learner.learn(row, np.isin(ids, present))
+            mask[present] = True
+            learner.learn(row, mask[ids])
+            mask[present] = False
         learner.drain_events()
 
     def _monitor(self):
