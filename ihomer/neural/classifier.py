@@ -18,7 +18,7 @@ from ihomer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ihomer.features import FeatureIndex
 from ihomer.neural.buffer import BatchBuffer
 from ihomer.neural.device import AMP_CHOICES
-from ihomer.neural.engine import OPTIMIZERS, MLPEngine
+from ihomer.neural.engine import OPTIMIZERS, MLPEngine, ensure_engine
 
 __all__ = ["NeuralMultiLabelClassifier", "validate_params"]
 
@@ -191,27 +191,7 @@ class NeuralMultiLabelClassifier(base.MultiLabelClassifier):
     @property
     def engine(self) -> MLPEngine:
         """The torch engine, built (and grown to the current sizes) on demand."""
-        n_in, n_out = len(self._features), len(self._label_names)
-        if self._engine is None:
-            restoring = self._engine_state is not None
-            self._engine = MLPEngine(
-                0 if restoring else n_in,
-                0 if restoring else n_out,
-                hidden=tuple(self.hidden),
-                lr=self.lr,
-                optimizer=self.optimizer,
-                weight_decay=self.weight_decay,
-                device=self.device,
-                amp=self.amp,
-                standardize=self.standardize,
-                seed=self.seed,
-                threads=self.threads,
-            )
-            if self._engine_state is not None:
-                self._engine.set_state(self._engine_state)
-                self._engine_state = None
-        self._engine.ensure(n_in, n_out)
-        return self._engine
+        return ensure_engine(self, len(self._features), len(self._label_names))
 
     # ------------------------------------------------------------------ dict API
     def _label_id(self, name: Any) -> int:

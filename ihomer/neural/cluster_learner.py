@@ -16,7 +16,7 @@ from ihomer.features import SparseRow
 from ihomer.learner import ClusterLearner
 from ihomer.neural.buffer import BatchBuffer
 from ihomer.neural.classifier import validate_params
-from ihomer.neural.engine import MLPEngine
+from ihomer.neural.engine import MLPEngine, ensure_engine
 
 __all__ = ["NeuralClusterLearner"]
 
@@ -102,26 +102,7 @@ class NeuralClusterLearner(ClusterLearner):
     @property
     def engine(self) -> MLPEngine:
         """The torch engine, built (and grown to the current sizes) on demand."""
-        if self._engine is None:
-            restoring = self._engine_state is not None
-            self._engine = MLPEngine(
-                0 if restoring else self._n_in,
-                0 if restoring else self._n_labels,
-                hidden=tuple(self.hidden),
-                lr=self.lr,
-                optimizer=self.optimizer,
-                weight_decay=self.weight_decay,
-                device=self.device,
-                amp=self.amp,
-                standardize=self.standardize,
-                seed=self.seed,
-                threads=self.threads,
-            )
-            if self._engine_state is not None:
-                self._engine.set_state(self._engine_state)
-                self._engine_state = None
-        self._engine.ensure(self._n_in, self._n_labels)
-        return self._engine
+        return ensure_engine(self, self._n_in, self._n_labels)
 
     def learn(self, row: SparseRow, y: np.ndarray, w: float = 1.0) -> None:
         if len(y) > self._n_labels:

@@ -443,3 +443,32 @@ class MLPEngine:
         self._refresh_scale()
         self._gen.set_state(torch.from_numpy(np.asarray(state["generator"], dtype=np.uint8)))
         self.steps = int(state["steps"])
+
+
+def ensure_engine(owner: Any, n_in: int, n_out: int) -> MLPEngine:
+    """Build ``owner._engine`` from its parameters on first use (restoring ``owner._engine_state``
+    after a checkpoint or unpickling), then grow it to ``n_in`` inputs and ``n_out`` outputs.
+
+    ``owner`` is a :class:`~ihomer.neural.NeuralMultiLabelClassifier` or a
+    :class:`~ihomer.neural.NeuralClusterLearner`: both carry the same network parameters.
+    """
+    if owner._engine is None:
+        restoring = owner._engine_state is not None
+        owner._engine = MLPEngine(
+            0 if restoring else n_in,
+            0 if restoring else n_out,
+            hidden=tuple(owner.hidden),
+            lr=owner.lr,
+            optimizer=owner.optimizer,
+            weight_decay=owner.weight_decay,
+            device=owner.device,
+            amp=owner.amp,
+            standardize=owner.standardize,
+            seed=owner.seed,
+            threads=owner.threads,
+        )
+        if restoring:
+            owner._engine.set_state(owner._engine_state)
+            owner._engine_state = None
+    owner._engine.ensure(n_in, n_out)
+    return owner._engine
