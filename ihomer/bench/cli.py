@@ -7,6 +7,7 @@ The work lives in :mod:`ihomer.bench.jobs` (running), :mod:`ihomer.bench.report`
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 import time
@@ -242,6 +243,8 @@ def run(args: argparse.Namespace) -> int:
 
     records = collect(jobs, out)
     published = load_published() if max_instances is None else []
+    if args.report_only:  # keep the command of the run that computed the jobs
+        command = _previous_command(out) or command
     meta = {
         "command": command,
         "started_at": started,
@@ -306,3 +309,13 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+def _previous_command(out: Path) -> str | None:
+    """The command recorded by the last run that computed jobs into ``out`` (if any)."""
+    try:
+        previous = json.loads((out / "results.json").read_text())
+    except (OSError, ValueError):
+        return None
+    command = previous.get("command") if isinstance(previous, dict) else None
+    return command if isinstance(command, str) else None

@@ -9,6 +9,7 @@ are :mod:`ihomer.metrics`'s, averaged over seeds here) and never ranks aggregate
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import math
 import os
@@ -228,7 +229,8 @@ def published_for(published: Sequence[dict], streams: Sequence[str]) -> list[dic
 def _write_csv(path: Path, rows: Sequence[dict], columns: Sequence[str] | None = None) -> None:
     columns = list(columns or (rows[0].keys() if rows else []))
     tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    opener = gzip.open if path.suffix == ".gz" else open  # gzip: the large trace table
+    with opener(tmp, "wt", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
@@ -518,7 +520,7 @@ def write_report(
     measured: dict | None = None,
     meta: dict | None = None,
 ) -> dict[str, Path]:
-    """Write ``runs.csv``, ``summary.csv``, ``ranks.csv``, ``traces.csv``, ``events.csv``,
+    """Write ``runs.csv``, ``summary.csv``, ``ranks.csv``, ``traces.csv.gz``, ``events.csv``,
     ``results.json`` and ``summary.md`` under ``out``; return their paths by name.
 
     ``published``: rows of :func:`ihomer.bench.published.load_published`; ``measured``: the table
@@ -578,7 +580,7 @@ def write_report(
                                "kind": event.get("kind")})  # fmt: skip
     trace_cols = ["stream", "model", "seed", "n", "seconds", *METRIC_NAMES, "n_clusters"]
     trace_cols += sorted({k for r in trace_rows for k in r if k.startswith("window_")})
-    paths["traces"] = out / "traces.csv"
+    paths["traces"] = out / "traces.csv.gz"
     _write_csv(paths["traces"], trace_rows, trace_cols)
     paths["events"] = out / "events.csv"
     _write_csv(paths["events"], event_rows, ["stream", "model", "seed", "n", "step", "kind"])

@@ -35,7 +35,7 @@ def _rows(path):
 def test_quick_mode_writes_every_output(quick_run):
     code, out = quick_run
     assert code == 0
-    for name in ("runs.csv", "summary.csv", "ranks.csv", "traces.csv", "events.csv",
+    for name in ("runs.csv", "summary.csv", "ranks.csv", "traces.csv.gz", "events.csv",
                  "results.json", "summary.md"):  # fmt: skip
         assert (out / name).stat().st_size > 0, name
     pngs = sorted(p.name for p in (out / "plots").glob("*.png"))
@@ -96,3 +96,15 @@ def test_auto_trace_every_spaces_points_over_the_stream():
     assert auto_trace_every("tmc2007-500", 1000) == 5
     assert auto_trace_every("synth:n_instances=4000,seed=1", None) == 20
     assert auto_trace_every("my.arff", None) == 100
+
+
+def test_report_only_keeps_the_command_that_computed_the_jobs(tmp_path):
+    import json
+
+    from ihomer.bench.cli import _previous_command
+
+    assert _previous_command(tmp_path) is None
+    (tmp_path / "results.json").write_text(json.dumps({"command": "python x.py --jobs 2"}))
+    assert _previous_command(tmp_path) == "python x.py --jobs 2"
+    (tmp_path / "results.json").write_text("{not json")
+    assert _previous_command(tmp_path) is None
