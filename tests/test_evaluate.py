@@ -10,7 +10,6 @@ import tracemalloc
 import numpy as np
 import pytest
 from river import datasets, linear_model, multioutput
-from river import metrics as rm
 
 from ihomer.evaluate import (
     PrequentialResult,
@@ -275,7 +274,7 @@ def test_format_table():
 
 
 # --------------------------------------------------------------------------- a real river model
-def test_real_river_model_on_yeast_equals_hand_loop_with_river_metrics():
+def test_real_river_model_on_yeast_equals_hand_loop_with_river_metrics(river_metric_objects):
     n = 250
     data = list(itertools.islice(datasets.Yeast(), n))
     labels = list(data[0][1])
@@ -285,20 +284,7 @@ def test_real_river_model_on_yeast_equals_hand_loop_with_river_metrics():
 
     result = prequential(make(), data, trace_every=100)
 
-    mo = rm.multioutput
-    river = {
-        "subset_accuracy": mo.ExactMatch(),
-        "hamming_loss": mo.MicroAverage(rm.Accuracy()),
-        "example_precision": mo.SampleAverage(rm.Precision()),
-        "example_recall": mo.SampleAverage(rm.Recall()),
-        "example_f1": mo.SampleAverage(rm.F1()),
-        "micro_precision": mo.MicroAverage(rm.Precision()),
-        "micro_recall": mo.MicroAverage(rm.Recall()),
-        "micro_f1": mo.MicroAverage(rm.F1()),
-        "macro_precision": mo.MacroAverage(rm.Precision()),
-        "macro_recall": mo.MacroAverage(rm.Recall()),
-        "macro_f1": mo.MacroAverage(rm.F1()),
-    }
+    river = river_metric_objects()
     model = make()
     n_empty = 0
     at_trace = {}

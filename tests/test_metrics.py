@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from river import metrics as rm
 
 from ihomer.metrics import (
     LOWER_IS_BETTER,
@@ -227,23 +226,6 @@ def test_window_metrics_equal_a_fresh_report_on_the_window():
 
 
 # --------------------------------------------------------------------------- agreement with river
-def river_metrics():
-    mo = rm.multioutput
-    return {
-        "subset_accuracy": mo.ExactMatch(),
-        "hamming_loss": mo.MicroAverage(rm.Accuracy()),  # 1 - value
-        "example_precision": mo.SampleAverage(rm.Precision()),
-        "example_recall": mo.SampleAverage(rm.Recall()),
-        "example_f1": mo.SampleAverage(rm.F1()),
-        "micro_precision": mo.MicroAverage(rm.Precision()),
-        "micro_recall": mo.MicroAverage(rm.Recall()),
-        "micro_f1": mo.MicroAverage(rm.F1()),
-        "macro_precision": mo.MacroAverage(rm.Precision()),
-        "macro_recall": mo.MacroAverage(rm.Recall()),
-        "macro_f1": mo.MacroAverage(rm.F1()),
-    }
-
-
 def river_get(objs, name):
     value = objs[name].get()
     return 1.0 - value if name == "hamming_loss" else value
@@ -271,9 +253,9 @@ def random_stream(rng, n, n_labels, sparse, p_new=0.05, density=0.3):
     return stream
 
 
-def compare_with_river_every_step(stream):
+def compare_with_river_every_step(stream, river_metric_objects):
     report = MultiLabelReport()
-    objs = river_metrics()
+    objs = river_metric_objects()
     universe: dict = {}
     for i, (y_true, y_pred) in enumerate(stream):
         report.update(y_true, y_pred)
@@ -291,9 +273,10 @@ def compare_with_river_every_step(stream):
 
 
 @pytest.mark.parametrize("seed, sparse", [(0, True), (1, False), (2, True), (3, False)])
-def test_agrees_with_river_at_every_step_seeded(seed, sparse):
+def test_agrees_with_river_at_every_step_seeded(seed, sparse, river_metric_objects):
     rng = np.random.default_rng(seed)
-    compare_with_river_every_step(random_stream(rng, n=150, n_labels=12, sparse=sparse))
+    stream = random_stream(rng, n=150, n_labels=12, sparse=sparse)
+    compare_with_river_every_step(stream, river_metric_objects)
 
 
 label_dict = st.dictionaries(st.sampled_from("abcdef"), st.booleans(), max_size=6)
@@ -301,5 +284,5 @@ label_dict = st.dictionaries(st.sampled_from("abcdef"), st.booleans(), max_size=
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(label_dict, label_dict), min_size=1, max_size=15))
-def test_agrees_with_river_at_every_step_hypothesis(stream):
-    compare_with_river_every_step(stream)
+def test_agrees_with_river_at_every_step_hypothesis(river_metric_objects, stream):
+    compare_with_river_every_step(stream, river_metric_objects)
