@@ -61,7 +61,6 @@ def build_model(spec: str, seed: int = 0):
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from ihomer.evaluate import format_table, prequential
     from streams import StreamFormatError, open_stream
 
     kwargs = {"lenient": True} if args.lenient and not args.data.startswith("synth") else {}
@@ -72,7 +71,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"ihomer evaluate: error: {e}", file=sys.stderr)
         return 2
     try:
-        results = _run(args, stream, models, prequential)
+        results = _run(args, stream, models)
     except StreamFormatError as e:
         print(f"ihomer evaluate: error: {e} (use --lenient to skip bad records)", file=sys.stderr)
         return 2
@@ -82,11 +81,13 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"ihomer evaluate: skipped {skipped} malformed records, e.g. {stream.skipped[0]}",
             file=sys.stderr,
         )
-    _print_results(args, stream, models, results, format_table)
+    _print_results(args, stream, models, results)
     return 0
 
 
-def _run(args, stream, models, prequential) -> dict:
+def _run(args, stream, models) -> dict:
+    from ihomer.evaluate import prequential
+
     results = {}
     for spec, model in models.items():
         progress = (not args.json) and (not args.no_progress) and sys.stderr.isatty()
@@ -103,7 +104,9 @@ def _run(args, stream, models, prequential) -> dict:
     return results
 
 
-def _print_results(args, stream, models, results, format_table) -> None:
+def _print_results(args, stream, models, results) -> None:
+    from ihomer.evaluate import format_table
+
     if args.json:
         out = {
             "data": args.data,

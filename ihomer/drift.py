@@ -32,7 +32,7 @@ def instance_error(n_true: int, n_pred: int, n_both: int) -> float:
 
 
 class ErrorMonitor:
-    """ADWIN over a bounded error signal, plus a faded mean for comparisons.
+    """ADWIN over a bounded error signal (instance or cluster error).
 
     Examples
     --------
@@ -42,20 +42,15 @@ class ErrorMonitor:
     (True, False)
     """
 
-    def __init__(self, delta: float = 0.002, fading: float = 0.99) -> None:
+    def __init__(self, delta: float = 0.002) -> None:
         if not 0 < delta < 1:
             raise ValueError(f"delta must be in (0, 1), got {delta}")
         self.delta = delta
-        self.fading = fading
         self._adwin = drift.ADWIN(delta=delta)
-        self.faded_error = 0.0
-        self._weight = 0.0
         self.n_detections = 0
 
     def update(self, error: float) -> bool:
         """Add one error value; returns True when a change is detected."""
-        self._weight = self.fading * self._weight + 1.0
-        self.faded_error += (error - self.faded_error) / self._weight
         self._adwin.update(error)
         if self._adwin.drift_detected:
             self.n_detections += 1

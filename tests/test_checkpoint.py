@@ -55,8 +55,6 @@ def test_hmac_key_is_checked(tmp_path):
 def test_incompatible_payload_is_a_checkpoint_error(tmp_path):
     payload = b"cihomer.model\nNoSuchClass\n."  # a pickle naming a class that does not exist
     path = tmp_path / "m.ckpt"
-    save_checkpoint(path, None)
-    data = path.read_bytes()
     import hashlib
     import json
     import struct
@@ -69,7 +67,6 @@ def test_incompatible_payload_is_a_checkpoint_error(tmp_path):
         }
     ).encode()
     path.write_bytes(MAGIC + struct.pack("<II", 1, len(head)) + head + payload)
-    assert data != path.read_bytes()
     with pytest.raises(CheckpointError, match="cannot be loaded by this version"):
         load_checkpoint(path)
 

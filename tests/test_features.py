@@ -63,3 +63,12 @@ def test_predict_path_does_not_grow_the_index():
     before = copy.deepcopy(fi.names)
     row = fi.encode({"a": 1.0, "new": 2.0}, grow=False)
     assert fi.names == before and row.idx.tolist() == [0]
+
+
+def test_nan_in_an_all_numeric_dict_is_missing_not_a_value():
+    """The vectorised path (all values numeric, all keys known) keeps NaN apart from values."""
+    fi = FeatureIndex()
+    fi.encode({"a": 1.0, "b": 2.0, "c": 3.0})
+    row = fi.encode({"a": math.nan, "b": 2.0, "c": 0.0})
+    assert [fi.names[i] for i in row.idx] == ["b"] and row.val.tolist() == [2.0]
+    assert [fi.names[i] for i in row.missing] == ["a"]

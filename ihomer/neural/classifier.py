@@ -18,7 +18,7 @@ from ihomer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ihomer.features import FeatureIndex
 from ihomer.neural.buffer import BatchBuffer
 from ihomer.neural.device import AMP_CHOICES
-from ihomer.neural.engine import OPTIMIZERS, MLPEngine, ensure_engine
+from ihomer.neural.engine import OPTIMIZERS, MLPEngine, ensure_engine, train_pending
 
 __all__ = ["NeuralMultiLabelClassifier", "validate_params"]
 
@@ -219,12 +219,7 @@ class NeuralMultiLabelClassifier(base.MultiLabelClassifier):
 
     def flush(self) -> None:
         """Train on the pending learn_one instances now (one step), even fewer than batch_size."""
-        if not len(self._buffer):
-            return
-        engine = self.engine
-        x, y, w = self._buffer.dense(engine.n_in, engine.n_out)
-        engine.train(x, y, w)
-        self._buffer.clear()
+        train_pending(self)
 
     def _proba_row(self, x: dict) -> np.ndarray:
         row = self._features.encode(x, grow=False)

@@ -16,7 +16,7 @@ from ihomer.features import SparseRow
 from ihomer.learner import ClusterLearner
 from ihomer.neural.buffer import BatchBuffer
 from ihomer.neural.classifier import validate_params
-from ihomer.neural.engine import MLPEngine, ensure_engine
+from ihomer.neural.engine import MLPEngine, ensure_engine, train_pending
 
 __all__ = ["NeuralClusterLearner"]
 
@@ -120,12 +120,7 @@ class NeuralClusterLearner(ClusterLearner):
 
     def flush(self) -> None:
         """Train on the pending instances now (one step)."""
-        if not len(self._buffer):
-            return
-        engine = self.engine
-        x, y, w = self._buffer.dense(engine.n_in, engine.n_out)
-        engine.train(x, y, w)
-        self._buffer.clear()
+        train_pending(self)
 
     def predict_proba(self, row: SparseRow) -> np.ndarray:
         engine = self.engine

@@ -472,3 +472,14 @@ def ensure_engine(owner: Any, n_in: int, n_out: int) -> MLPEngine:
             owner._engine_state = None
     owner._engine.ensure(n_in, n_out)
     return owner._engine
+
+
+def train_pending(owner: Any) -> None:
+    """One training step on ``owner._buffer`` (the buffered ``learn_one`` instances), then clear
+    it; nothing when it is empty."""
+    if not len(owner._buffer):
+        return
+    engine = owner.engine
+    x, y, w = owner._buffer.dense(engine.n_in, engine.n_out)
+    engine.train(x, y, w)
+    owner._buffer.clear()

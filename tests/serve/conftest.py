@@ -307,22 +307,7 @@ def consume_all(
     bootstrap: str, topic: str, n: int, timeout: float = 60
 ) -> list[Any]:
     """Read ``n`` messages of ``topic`` from the beginning (no group); fail after ``timeout``."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20)
-    try:
-        parts = wait_for(lambda: c.partitions_for_topic(topic), 30, f"metadata of {topic}")
-        c.assign([TopicPartition(topic, p) for p in parts])
-        c.seek_to_beginning()
-        out: list[Any] = []
-        end = time.monotonic() + timeout
-        while len(out) < n and time.monotonic() < end:
-            for msgs in c.poll(timeout_ms=200).values():
-                out.extend(msgs)
-        assert len(out) >= n, f"{topic}: got {len(out)} of {n} messages within {timeout} s"
-        return out
-    finally:
-        c.close()
+    return consume_until(bootstrap, topic, lambda out: len(out) >= n, timeout)
 
 
 def consume_until(
