@@ -39,7 +39,10 @@ def test_daemon_survives_broker_absence_and_restart(s3_broker, daemons, tmp_path
 
     # 2. The broker dies (SIGKILL) and stays away for a while; the daemon keeps running.
     s3_broker.kill()
-    time.sleep(3.0)
+    # the daemon probes the broker every 2 s while idle: wait until it has noticed the outage
+    # (a fixed sleep raced with the probe and made this test flaky)
+    wait_for(lambda: "broker unreachable" in d.log(), 30, "the outage to be noticed")
+    time.sleep(1.0)
     assert d.alive()
     s3_broker.start()
     p = producer(s3_broker.bootstrap)
