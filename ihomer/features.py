@@ -61,22 +61,40 @@ class FeatureIndex:
     def __init__(self) -> None:
         self._ids: dict[Any, int] = {}
         self.names: list[Any] = []
+        self._misses = 0
 
     def __len__(self) -> int:
         return len(self.names)
 
     def _id(self, key: Any, grow: bool) -> int:
         i = self._ids.get(key)
-        if i is None and grow:
+        if i is None:
+            if not grow:
+                self._misses += 1  # an unseen feature ignored (see encode_known)
+                return -1
             i = len(self.names)
             self._ids[key] = i
             self.names.append(key)
-        return -1 if i is None else i
+        return i
 
     def encode(self, x: dict, grow: bool = True) -> SparseRow:
         """Encode ``x``; with ``grow=False`` unseen features are ignored (prediction path)."""
+        return self._encode(x, grow)[0]
+
+    def encode_known(self, x: dict) -> tuple[SparseRow, bool]:
+        """``encode(x, grow=False)`` and whether every feature of ``x`` was known, in which case
+        the row is also what ``encode(x)`` gives (so a prediction's row can be learned from).
+
+        >>> fi = FeatureIndex()
+        >>> _ = fi.encode({"a": 1.0})
+        >>> fi.encode_known({"a": 2.0})[1], fi.encode_known({"a": 2.0, "b": 1.0})[1]
+        (True, False)
+        """
+        return self._encode(x, False)
+
+    def _encode(self, x: dict, grow: bool) -> tuple[SparseRow, bool]:
         if not x:
-            return SparseRow(_EMPTY_I, _EMPTY_F, _EMPTY_I)
+            return SparseRow(_EMPTY_I, _EMPTY_F, _EMPTY_I), True
         ids = self._ids
         # Fast path: every value a float/int (not bool) and every key known: vectorised.
         values = list(x.values())
@@ -92,14 +110,15 @@ class FeatureIndex:
                 keep = val != 0
                 if nan.any():
                     keep &= ~nan
-                    return SparseRow(col[keep], val[keep], col[nan])
+                    return SparseRow(col[keep], val[keep], col[nan]), True
                 if keep.all():
-                    return SparseRow(col, val, _EMPTY_I)
-                return SparseRow(col[keep], val[keep], _EMPTY_I)
+                    return SparseRow(col, val, _EMPTY_I), True
+                return SparseRow(col[keep], val[keep], _EMPTY_I), True
         return self._encode_slow(x, grow)
 
-    def _encode_slow(self, x: dict, grow: bool) -> SparseRow:
+    def _encode_slow(self, x: dict, grow: bool) -> tuple[SparseRow, bool]:
         ids = self._ids
+        self._misses = 0
         idx: list[int] = []
         val: list[float] = []
         missing: list[int] = []
@@ -142,8 +161,9 @@ class FeatureIndex:
                 if i >= 0:
                     idx.append(i)
                     val.append(1.0)
-        return SparseRow(
+        row = SparseRow(
             np.asarray(idx, dtype=np.int64) if idx else _EMPTY_I,
             np.asarray(val, dtype=np.float64) if val else _EMPTY_F,
             np.asarray(missing, dtype=np.int64) if missing else _EMPTY_I,
         )
+        return row, self._misses == 0

@@ -310,10 +310,13 @@ class IHOMER(base.MultiLabelClassifier):
                 new.append(lab)
             if on:
                 present.append(lab)
+        pending, self._pending = self._pending, None
         if new:
             self._add_labels(new)
-        pending, self._pending = self._pending, None
-        row = self._features.encode(x)
+        if pending is not None and pending[0] is x and pending[4] is not None:
+            row = pending[4]  # the prediction's row: x held no unseen feature
+        else:
+            row = self._features.encode(x)
         ids = np.fromiter((ids_of[lab] for lab in present), dtype=np.int64, count=len(present))
         ytrue = np.zeros(len(self._labels), dtype=bool)
         ytrue[ids] = True
@@ -391,9 +394,9 @@ class IHOMER(base.MultiLabelClassifier):
         return served, own
 
     def _proba(self, x: dict) -> np.ndarray:
-        row = self._features.encode(x, grow=False)
+        row, complete = self._features.encode_known(x)
         served, own = self._predict_clusters(row)
-        self._pending = (x, self._version, served, own)
+        self._pending = (x, self._version, served, own, row if complete else None)
         P = np.empty(len(self._labels), dtype=np.float64)
         for c, p in zip(self._clusters, served):
             P[c.ids] = p

@@ -34,9 +34,24 @@ def test_fast_path_equals_general_path(records):
     fast, slow = FeatureIndex(), FeatureIndex()
     for x, grow in records:
         a = fast.encode(x, grow=grow)
-        b = slow._encode_slow(x, grow)
+        b = slow._encode_slow(x, grow)[0]
         assert _canonical(a) == _canonical(b)
         assert fast.names == slow.names
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(RECORDS, max_size=6), RECORDS)
+def test_encode_known_says_when_the_prediction_row_equals_the_learning_row(seen, x):
+    fi = FeatureIndex()
+    for r in seen:
+        fi.encode(r)
+    known_names = list(fi.names)
+    row, complete = fi.encode_known(x)
+    assert fi.names == known_names  # the prediction path never grows the index
+    learned = fi.encode(x)
+    assert complete == (fi.names == known_names)
+    if complete:
+        assert _canonical(row) == _canonical(learned)
 
 
 def test_semantics_of_values():
