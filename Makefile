@@ -10,13 +10,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# Core install: river, numpy, scipy, tqdm only.
-$(VENV)/.core: setup.cfg pyproject.toml | $(BIN)/python
+# Core install: river, numpy, scipy, tqdm only (and the optional C kernels, built by setup.py).
+BUILD := setup.cfg setup.py pyproject.toml ihomer/trees/_kernels.c
+
+$(VENV)/.core: $(BUILD) | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
 # Everything the tests need (torch pinned to the CPU wheel, see requirements-ci.txt).
-$(VENV)/.test: setup.cfg pyproject.toml requirements-ci.txt | $(BIN)/python
+$(VENV)/.test: $(BUILD) requirements-ci.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements-ci.txt
 	touch $@ $(VENV)/.core
 
@@ -41,4 +43,4 @@ bench-quick: $(VENV)/.test
 	$(BIN)/ihomer bench --quick
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache ihomer/trees/_kernels*.so

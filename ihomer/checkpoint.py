@@ -24,7 +24,7 @@ from typing import Any
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "FORMAT_VERSION"]
 
 MAGIC = b"IHOMERCK"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: leaf models keep their candidate scores in one array
 _HEAD = struct.Struct("<II")
 
 

@@ -8,7 +8,13 @@ import os
 import pytest
 
 from ihomer import IHOMER
-from ihomer.checkpoint import MAGIC, CheckpointError, load_checkpoint, save_checkpoint
+from ihomer.checkpoint import (
+    FORMAT_VERSION,
+    MAGIC,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 
 def test_roundtrip_of_a_trained_model(tmp_path):
@@ -66,7 +72,7 @@ def test_incompatible_payload_is_a_checkpoint_error(tmp_path):
             "sha256": hashlib.sha256(payload).hexdigest(),
         }
     ).encode()
-    path.write_bytes(MAGIC + struct.pack("<II", 1, len(head)) + head + payload)
+    path.write_bytes(MAGIC + struct.pack("<II", FORMAT_VERSION, len(head)) + head + payload)
     with pytest.raises(CheckpointError, match="cannot be loaded by this version"):
         load_checkpoint(path)
 

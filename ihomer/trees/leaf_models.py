@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
+from ihomer.trees import kernels
+
 __all__ = ["LeafModel", "FeatureScaler", "CANDIDATES", "LeafConfig"]
 
 CANDIDATES = ("prior", "last_set", "mode_set", "naive_bayes", "linear")
@@ -38,7 +40,9 @@ class LeafConfig:
     [0.5, 4.0]
     """
 
-    __slots__ = ("prior_fading", "set_fading", "select_fading", "lr", "max_sets", "candidates")
+    __slots__ = (
+        "prior_fading", "set_fading", "select_fading", "lr", "max_sets", "candidates", "lr_flat",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -53,6 +57,7 @@ class LeafConfig:
         self.set_fading = set_fading
         self.select_fading = select_fading
         self.lr = np.asarray(lr, dtype=np.float64).reshape(-1, 1)  # (K, 1)
+        self.lr_flat = self.lr.ravel()  # (K,), contiguous
         self.max_sets = max_sets
         self.candidates = candidates
 
@@ -148,16 +153,15 @@ class LeafModel:
     >>> cfg = LeafConfig()
     >>> m = LeafModel(n_features=2, n_labels=2, cfg=cfg)
     >>> idx, xs, y = np.array([0]), np.array([1.0]), np.array([True, False])
-    >>> y2 = np.column_stack([y, np.ones(2)])
     >>> for _ in range(30):
-    ...     err = m.learn(idx, xs, 1.0, y, y2, y.nonzero()[0], b"\\x00", 1.0, cfg)
+    ...     err = m.learn(idx, xs, 1.0, y, y.nonzero()[0], b"\\x00", 1.0, cfg)
     >>> err, CANDIDATES[min(m.chosen, LINEAR)], (m.predict_proba(idx, xs) > 0.5).tolist()
     (0.0, 'prior', [True, False])
     """
 
     __slots__ = (
-        "pp", "pw", "pg", "last", "sets", "g", "mode_key", "mode_vec", "W", "b", "S", "acc",
-        "chosen", "mask", "T", "F",
+        "pp", "pw", "pg", "last", "sets", "g", "mode_key", "mode_vec", "W", "b", "sc", "chosen",
+        "mask",
     )  # fmt: skip
 
     def __init__(self, n_features: int, n_labels: int, cfg: LeafConfig) -> None:
@@ -173,12 +177,13 @@ class LeafModel:
         self.W = np.zeros((n_features, k * n_labels))  # K linear models side by side
         self.b = np.zeros(k * n_labels)
         m = LINEAR + k
-        self.S = [0.0] * m  # faded exact match + Hamming accuracy
-        self.T = [0.0] * m  # faded true positives (micro-F1 over the window)
-        self.F = [0.0] * m  # faded label errors (false positives + false negatives)
-        self.acc = [0.75] * m  # faded Hamming accuracy (for the label-set outputs)
+        # per candidate, faded: exact match + Hamming accuracy; true positives and label errors
+        # (false positives + false negatives: micro-F1 over the window); Hamming accuracy (for
+        # the label-set outputs)
+        self.sc = np.zeros((m, 4))
+        self.sc[:, 3] = 0.75
         self.chosen = PRIOR
-        self.mask = [CANDIDATES[min(i, LINEAR)] in cfg.candidates for i in range(m)]
+        self.mask = np.array([CANDIDATES[min(i, LINEAR)] in cfg.candidates for i in range(m)])
 
     # -- growth -------------------------------------------------------------------------------
     def grow_features(self, cap: int) -> None:
@@ -198,7 +203,7 @@ class LeafModel:
         else:
             self.mode_vec = np.concatenate([self.mode_vec, zb])
         f, kl = self.W.shape
-        nk = len(self.S) - LINEAR
+        nk = self.sc.shape[0] - LINEAR
         L = kl // nk
         pad = np.zeros((f, nk, k))
         self.W = np.concatenate([self.W.reshape(f, nk, L), pad], axis=2).reshape(f, -1)
@@ -220,10 +225,7 @@ class LeafModel:
         child.mode_vec = self.mode_vec
         child.W = self.W.copy()
         child.b = self.b.copy()
-        child.S = list(self.S)
-        child.T = list(self.T)
-        child.F = list(self.F)
-        child.acc = list(self.acc)
+        child.sc = self.sc.copy()
         child.chosen = self.chosen
         child.mask = self.mask
         return child
@@ -239,7 +241,7 @@ class LeafModel:
             return expit(xs @ self.W[idx if rows is None else rows, cols] + self.b[cols])
         if c == PRIOR or c == NB:  # NB is computed by the caller from the split statistics
             return self.pp / self.pw if self.pw > 0 else np.zeros(self.pp.size)
-        a = self.acc[c]
+        a = float(self.sc[c, 3])
         a = 0.51 if a < 0.51 else (0.99 if a > 0.99 else a)
         return np.where(self.last if c == LAST else self.mode_vec, a, 1.0 - a)
 
@@ -250,7 +252,6 @@ class LeafModel:
         xs: np.ndarray,
         x2: float,
         y: np.ndarray,
-        y2: np.ndarray,
         on: np.ndarray,
         key: bytes,
         w: float,
@@ -260,56 +261,22 @@ class LeafModel:
     ) -> float:
         """Score the candidates on (x, y), update them, and return the error (1 - Jaccard) of
         what the leaf predicted before this update. ``y`` is never modified (it is kept);
-        ``y2`` = column_stack(y, 1); ``x2`` = squared norm of ``xs``. ``rows``, when given, is
-        ``slice(0, idx.size)`` and says that ``idx`` is ``arange(idx.size)`` (dense rows: the
-        weights are then read and updated in place through a view)."""
-        L = y.size
-        Wi = self.W[idx] if rows is None else self.W[rows]
-        z = xs @ Wi
-        z += self.b
-        p_lin = expit(z)
-        S, acc, mask, T, F = self.S, self.acc, self.mask, self.T, self.F
-        nm = len(S)
-        D = np.empty((nm, L))  # bool assignments: cheaper than comparisons with a float out=
-        D[PRIOR] = self.pp >= 0.5 * self.pw
-        D[LAST] = self.last
-        D[MODE] = self.mode_vec
-        if nb_logit is None:
-            D[NB] = D[PRIOR]
-        else:
-            D[NB] = nb_logit >= 0.0
-        P = p_lin.reshape(nm - LINEAR, L)
-        D[LINEAR:] = P >= 0.5
-        R = (D @ y2).tolist()  # per candidate: (true positives, predicted positives)
+        ``on`` = ``y.nonzero()[0]``; ``key`` = ``on.tobytes()``; ``x2`` = squared norm of ``xs``.
+        ``rows``, when given, is ``slice(0, idx.size)`` and says that ``idx`` is
+        ``arange(idx.size)`` (dense rows: the weights are read and updated in place).
 
-        ny = on.size
-        chosen = self.chosen
-        tp, npd = R[chosen]
-        union = npd + ny - tp
-        err = 1.0 - tp / union if union else 0.0
-        a = cfg.select_fading
-        a1 = 1.0 - a
-        no_nb = nb_logit is None
-        best, bi = -1.0, chosen
-        m = 0
-        for tp, npd in R:
-            nerr = npd + ny - 2.0 * tp
-            ham = 1.0 - nerr / L if L else 1.0
-            sm = S[m] = S[m] * a + (nerr == 0.0) + ham
-            t = T[m] = T[m] * a + tp
-            f = F[m] = F[m] * a + nerr
-            # selection: windowed exact match + Hamming accuracy, plus the window's micro-F1
-            # (which, unlike example-F1, does not depend on how labels are grouped in clusters)
-            s = sm * a1 + (2.0 * t / (2.0 * t + f) if t + f > 0 else 1.0)
-            acc[m] = acc[m] * a + a1 * ham
-            if mask[m] and s > best + 1e-9 and (m != NB or not no_nb):
-                best, bi = s, m
-            m += 1
-        self.chosen = bi
+        Scoring, selection and the linear models' normalised SGD step on the log-loss (non-zero
+        inputs only) are one :func:`ihomer.trees.kernels.leaf_step`; the label priors and label
+        sets are updated here."""
+        err, self.chosen = kernels.leaf_step(
+            self.W, self.b, None if rows is not None else idx, xs, x2, y, self.pp, self.pw,
+            self.last, self.mode_vec, nb_logit, self.sc, self.mask, self.chosen,
+            cfg.select_fading, cfg.lr_flat, w,
+        )  # fmt: skip
 
         # prior (faded by a growing weight instead of decaying every count)
         wg = w * self.pg
-        if ny:
+        if on.size:
             self.pp[on] += wg
         self.pw += wg
         self.pg /= cfg.prior_fading
@@ -334,15 +301,6 @@ class LeafModel:
             for v in self.sets.values():
                 v[0] /= self.g
             self.g = 1.0
-        # linear: normalised SGD on the log-loss, non-zero inputs only
-        P -= y
-        P *= cfg.lr * (w / (1.0 + x2))
-        if rows is not None:
-            Wi -= np.multiply.outer(xs, p_lin)  # a view: updates W in place
-        elif idx.size:
-            Wi -= np.multiply.outer(xs, p_lin)
-            self.W[idx] = Wi
-        self.b -= p_lin
         return err
 
     def _prune(self, keep: int) -> None:

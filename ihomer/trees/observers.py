@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
+from ihomer.trees import kernels
 from ihomer.trees.criterion import split_merit
 
 __all__ = ["LeafStats", "SplitCandidate", "ZERO_SPLIT", "THRESHOLD_SPLIT"]
@@ -322,14 +323,9 @@ class LeafStats:
         ):
             self._fit_nb()
         base, packed = self.nb
-        if not idx.size:
-            return base.copy()
-        L = base.size
-        # per feature: c0 + c1 x + c2 x^2, summed over the row's non-zeros by one product
-        m = moments(val, 1.0).T @ packed[idx if rows is None else rows]  # (3, 3L)
-        out = base + m[0, :L]
-        out += m[1, L : 2 * L]
-        out += m[2, 2 * L :]
+        out = base.copy()
+        if idx.size:  # per feature: c0 + c1 x + c2 x^2, summed over the row's non-zeros
+            kernels.nb_add(packed, None if rows is not None else idx, val, out)
         return out
 
     def _fit_nb(self, alpha: float = 1.0, k: float = 1.0) -> None:

@@ -38,6 +38,17 @@ _EMPTY = frozenset()
 _ARANGE = np.arange(1024, dtype=np.int64).tobytes()  # grown on demand by _dense_rows
 
 
+def _normalise(row: SparseRow) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The row's arrays as contiguous int64 / float64 (what the compiled kernels take; rows from
+    :class:`~ihomer.features.FeatureIndex` already are, so this copies nothing for them)."""
+    idx, val, missing = row
+    if idx.dtype != np.int64 or not idx.flags.c_contiguous:
+        idx = np.ascontiguousarray(idx, dtype=np.int64)
+    if val.dtype != np.float64 or not val.flags.c_contiguous:
+        val = np.ascontiguousarray(val, dtype=np.float64)
+    return idx, val, missing
+
+
 def _dense_rows(idx: np.ndarray) -> slice | None:
     """``slice(0, n)`` when ``idx`` is exactly ``arange(n)`` (int64, in order: a dense row), so
     per-feature arrays can be read and updated through views instead of gathers; else ``None``."""
@@ -146,7 +157,6 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         self._n = 0
         self._nnz = 0
         self._n_nodes = 0
-        self._y2 = np.ones((0, 2))  # (labels, 2): this instance's labels, ones
 
     def _validate(self) -> None:
         if self.grace_period < 1:
@@ -217,7 +227,6 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         if k == 0:
             return
         self._L += k
-        self._y2 = np.ones((self._L, 2))
         if self._root is None:
             return
         for node in iter_nodes(self._root):
@@ -234,7 +243,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             raise ValueError(
                 f"learn: y has shape {y.shape}, expected ({self._L},) (call add_labels first)"
             )
-        idx, val, missing = row
+        idx, val, missing = _normalise(row)
         rows = _dense_rows(idx)
         if rows is not None:
             self._ensure_cap(idx.size)  # idx is arange(n): its max is n - 1
@@ -249,17 +258,15 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         self._nnz += idx.size
         self._n += 1
         on = y.nonzero()[0]
-        y2 = self._y2
-        y2[:, 0] = y
         # batched statistics pay off on dense inputs (density >= 1/4)
         batch = 4 * self._nnz >= self._n * self._nf
-        ctx = _Ctx(idx, val, missing, xs, float(xs @ xs), y, y2, on, w, on.tobytes(), batch, rows)
+        ctx = _Ctx(idx, val, missing, xs, float(xs @ xs), y, on, w, on.tobytes(), batch, rows)
         self._learn_subtree(self._root, None, "root", ctx, False)
 
     def predict_proba(self, row: SparseRow) -> np.ndarray:
         if self._root is None:
             return np.zeros(self._L)
-        idx, val, missing = row
+        idx, val, missing = _normalise(row)
         rows = _dense_rows(idx)
         if rows is not None:
             cap = self._cap
@@ -344,7 +351,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         else:
             nb = None
         err = model.learn(
-            ctx.idx, ctx.xs, ctx.x2, ctx.y, ctx.y2, ctx.on, ctx.key, ctx.w, self._cfg, nb, rows
+            ctx.idx, ctx.xs, ctx.x2, ctx.y, ctx.on, ctx.key, ctx.w, self._cfg, nb, rows
         )
         if stats is not None:
             if ctx.batch:
@@ -450,7 +457,7 @@ class _Ctx:
     """What every node on an instance's path needs (computed once per instance)."""
 
     __slots__ = (
-        "idx", "val", "missing", "xs", "x2", "mom", "y", "y2", "on", "w", "key", "lookup", "miss",
+        "idx", "val", "missing", "xs", "x2", "mom", "y", "on", "w", "key", "lookup", "miss",
         "batch", "rows",
     )  # fmt: skip
 
@@ -462,7 +469,6 @@ class _Ctx:
         xs: np.ndarray,
         x2: float,
         y: np.ndarray,
-        y2: np.ndarray,
         on: np.ndarray,
         w: float,
         key: bytes,
@@ -475,7 +481,6 @@ class _Ctx:
         self.xs = xs
         self.x2 = x2
         self.y = y
-        self.y2 = y2
         self.on = on
         self.w = w
         self.key = key

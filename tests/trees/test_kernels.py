@@ -1,0 +1,135 @@
+"""The compiled kernels agree with their numpy reference, and reject what they cannot read."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from river import datasets
+
+from ihomer import IHOMER
+from ihomer.trees import kernels
+from ihomer.trees.leaf_models import LINEAR
+
+compiled = pytest.mark.skipif(
+    kernels._kernels is None, reason="ihomer.trees._kernels not built (no C compiler at install)"
+)
+
+
+@pytest.fixture
+def backend():
+    """Restore the backend a test switches."""
+    before = kernels.backend()
+    yield kernels.set_backend
+    kernels.set_backend(before)
+
+
+def _case(rng, dense: bool, with_nb: bool, L: int, K: int = 2, F: int = 30):
+    n = F if dense else int(rng.integers(0, F))
+    idx = None if dense else np.sort(rng.choice(F, n, replace=False)).astype(np.int64)
+    m = LINEAR + K
+    sc = rng.random((m, 4)) * 5
+    return dict(
+        W=rng.normal(size=(F, K * L)),
+        b=rng.normal(size=K * L),
+        idx=idx,
+        xs=rng.normal(size=n),
+        x2=float(rng.random() * 10),
+        y=rng.random(L) < 0.4,
+        pp=rng.random(L) * 3,
+        pw=float(rng.random() * 6),
+        last=rng.random(L) < 0.5,
+        mode=rng.random(L) < 0.5,
+        nb=rng.normal(size=L) if with_nb else None,
+        sc=sc,
+        mask=rng.random(m) < 0.8,
+        chosen=int(rng.integers(0, m)),
+        a=0.97,
+        lr=np.array([0.5, 4.0][:K]),
+        w=float(rng.choice([1.0, 0.5, 2.0])),
+    )
+
+
+def _run(fn, case):
+    c = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in case.items()}
+    err, chosen = fn(*c.values())
+    return err, chosen, c["W"], c["b"], c["sc"]
+
+
+@compiled
+@pytest.mark.parametrize("dense,with_nb", list(itertools.product([True, False], repeat=2)))
+def test_leaf_step_matches_the_numpy_reference(dense, with_nb):
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        case = _case(rng, dense, with_nb, L=int(rng.integers(1, 12)))
+        e1, c1, W1, b1, s1 = _run(kernels.leaf_step_numpy, case)
+        e2, c2, W2, b2, s2 = _run(kernels._kernels.leaf_step, case)
+        assert c1 == c2
+        assert e1 == pytest.approx(e2, abs=1e-12)
+        np.testing.assert_allclose(W2, W1, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(b2, b1, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(s2, s1, rtol=1e-12, atol=1e-12)
+        if not dense and case["idx"].size < case["W"].shape[0]:
+            untouched = np.setdiff1d(np.arange(case["W"].shape[0]), case["idx"])
+            assert np.array_equal(W2[untouched], case["W"][untouched])  # only the row's rows
+
+
+@compiled
+def test_nb_add_matches_the_numpy_reference():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        L, F = int(rng.integers(1, 10)), 20
+        packed = rng.normal(size=(F, 3 * L))
+        dense = bool(rng.random() < 0.5)
+        n = F if dense else int(rng.integers(0, F))
+        idx = None if dense else rng.choice(F, n, replace=False).astype(np.int64)
+        val = rng.normal(size=n)
+        base = rng.normal(size=L)
+        a, b = base.copy(), base.copy()
+        kernels.nb_add_numpy(packed, idx, val, a)
+        kernels._kernels.nb_add(packed, idx, val, b)
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
+@compiled
+def test_compiled_kernels_reject_bad_buffers_instead_of_reading_out_of_bounds():
+    case = _case(np.random.default_rng(0), dense=False, with_nb=True, L=3)
+    case["idx"] = np.array([0, 99], dtype=np.int64)  # row 99 of a 30-row W
+    case["xs"] = np.ones(2)
+    with pytest.raises(ValueError, match="leaf_step"):
+        kernels._kernels.leaf_step(*case.values())
+    case["idx"] = np.array([0, 1], dtype=np.int32)
+    with pytest.raises(TypeError, match="idx: expected a contiguous int64"):
+        kernels._kernels.leaf_step(*case.values())
+    with pytest.raises(ValueError, match="nb_add"):
+        kernels._kernels.nb_add(np.zeros((2, 3)), np.array([5]), np.ones(1), np.zeros(1))
+    with pytest.raises(TypeError, match="float64"):
+        kernels._kernels.nb_add(np.zeros((2, 3), dtype=np.float32), None, np.ones(1), np.zeros(1))
+
+
+def test_set_backend_rejects_unknown_names(backend):
+    with pytest.raises(ValueError, match="backend must be"):
+        backend("fortran")
+    backend("numpy")
+    assert kernels.backend() == "numpy"
+
+
+@compiled
+def test_ihomer_gives_the_same_predictions_with_either_backend(backend):
+    def run():
+        model, out = IHOMER(), []
+        for x, y in datasets.Yeast().take(800):
+            out.append(model.predict_proba_one(x))
+            model.learn_one(x, y)
+        return out
+
+    backend("numpy")
+    reference = run()
+    backend("compiled")
+    fast = run()
+    diffs = [
+        abs(a[lab][True] - b[lab][True]) for a, b in zip(reference, fast) for lab in a
+    ]
+    assert len(diffs) == 800 * 14 - 14  # the first prediction is empty
+    assert max(diffs) < 1e-9
