@@ -23,6 +23,7 @@ EVENT_KINDS: dict[str, str] = {
     "label_added": "global",  # a label was seen for the first time
     "cluster_drift": "local",  # ADWIN on one cluster's error fired (background learner started)
     "learner_swap": "local",  # a cluster's background learner replaced the active one
+    "learner_restricted": "global",  # a new cluster inherited its old cluster's learner, restricted
     "node_drift": "local",  # ADWIN inside a cluster tree fired (background subtree started)
     "subtree_swap": "local",  # a background subtree replaced its node
     "node_split": "local",  # a cluster tree grew (a leaf was split)

@@ -41,6 +41,12 @@ class ClusterLearner(base.Base, abc.ABC):
     def predict_proba(self, row: SparseRow) -> np.ndarray:
         """Per-label probabilities (float64 array of length ``n_labels``)."""
 
+    def restrict(self, positions: np.ndarray) -> ClusterLearner | None:
+        """A new learner for the labels at ``positions`` (in that order) that predicts them as
+        this learner does now, or None when the learner cannot be restricted (the default; iHOMER
+        then warm-starts a fresh learner). This learner is left unchanged."""
+        return None
+
     def drain_events(self) -> list[tuple[str, dict[str, Any]]]:
         """Structural events since the last call, as ``(kind, detail)``; kinds from
         :data:`ihomer.events.EVENT_KINDS` (``node_split``, ``node_drift``, ``subtree_swap``)."""

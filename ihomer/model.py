@@ -440,11 +440,14 @@ class IHOMER(base.MultiLabelClassifier):
         """Align the cluster learners with the label space's current partition.
 
         Unchanged clusters keep their learner; a cluster that only gained brand-new labels keeps
-        its learner and grows it; any other new cluster gets a fresh learner warm-started on the
-        recent-instance buffer.
+        its learner and grows it; a cluster inside one old cluster gets that learner restricted
+        to its labels (:meth:`ClusterLearner.restrict`); any other new cluster gets a fresh
+        learner warm-started on the recent-instance buffer, served by the learners its labels
+        came from until it is better (handover).
         """
         old = {c.labels: c for c in self._clusters}
-        assigned = {lab for c in self._clusters for lab in c.labels}
+        old_of = {lab: (c, pos) for c in self._clusters for pos, lab in enumerate(c.labels)}
+        assigned = old_of.keys()
         serving = self._serving_sources()
         clusters = []
         for labels in self._space.partition:
@@ -461,6 +464,8 @@ class IHOMER(base.MultiLabelClassifier):
                     prev.labels, prev.ids = labels, ids
                     c = prev
                 else:
+                    c = self._restricted(labels, ids, old_of)
+                if c is None:
                     learner = self._new_learner(len(labels))
                     if self.warm_start and self._recent:
                         self._warm_start(learner, ids)
@@ -473,6 +478,26 @@ class IHOMER(base.MultiLabelClassifier):
         self._version = self._space.partition_version
         self._pending = None
         self._collect_legacy()
+
+    def _restricted(self, labels: tuple, ids: np.ndarray, old_of: dict) -> _Cluster | None:
+        """A cluster whose labels all come from one trained old cluster (not in a handover) gets
+        that learner restricted to them: it predicts them as before the change, so it
+        needs neither a warm start nor a handover. None when that does not apply."""
+        src = [old_of.get(lab) for lab in labels]
+        if any(s is None for s in src):
+            return None
+        parent = src[0][0]
+        if any(s[0] is not parent for s in src) or parent.n == 0 or parent.handover is not None:
+            return None
+        learner = parent.learner.restrict(np.array([pos for _, pos in src], dtype=np.int64))
+        if learner is None:
+            return None
+        c = _Cluster(labels, ids, learner, self._monitor())
+        c.n = parent.n
+        self._events.record(
+            self._n, "learner_restricted", cluster_size=len(labels), from_size=len(parent.labels)
+        )
+        return c
 
     def _serving_sources(self) -> dict:
         """Label -> (legacy learner, position) of the learner serving it now."""

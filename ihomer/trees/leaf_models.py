@@ -230,6 +230,31 @@ class LeafModel:
         child.mask = self.mask
         return child
 
+    def restrict(self, pos: np.ndarray, remap) -> None:
+        """Keep only the labels at ``pos`` (in that order), in place; ``remap`` maps a label-set
+        key of the old label order to the key of its restriction."""
+        L = self.pp.size
+        self.pp = self.pp[pos]
+        self.last = self.last[pos]
+        sets: dict[bytes, list] = {}
+        for key, (count, vec) in self.sets.items():
+            new = remap(key)
+            e = sets.get(new)
+            if e is None:
+                sets[new] = [count, vec[pos]]
+            else:  # sets that differ only outside ``pos`` become one
+                e[0] += count
+        self.sets = sets
+        if sets:
+            self.mode_key = max(sets, key=lambda k: sets[k][0])
+            self.mode_vec = sets[self.mode_key][1]
+        else:
+            self.mode_vec = self.mode_vec[pos]
+        f = self.W.shape[0]
+        k = self.sc.shape[0] - LINEAR
+        self.W = np.ascontiguousarray(self.W.reshape(f, k, L)[:, :, pos].reshape(f, -1))
+        self.b = np.ascontiguousarray(self.b.reshape(k, L)[:, pos].reshape(-1))
+
     # -- prediction ---------------------------------------------------------------------------
     def predict_proba(
         self, idx: np.ndarray, xs: np.ndarray, rows: slice | None = None

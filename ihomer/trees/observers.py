@@ -125,6 +125,20 @@ class LeafStats:
         if self.missp is not None:
             self.missp = np.concatenate([self.missp, np.zeros((f, k))], axis=1)
 
+    def restrict(self, pos: np.ndarray) -> None:
+        """Keep only the labels at ``pos`` (in that order), in place."""
+        self.flush()
+        L = self.pos.size
+        self.pos = self.pos[pos]
+        self.nzp = np.ascontiguousarray(self.nzp[:, pos, :])
+        if self.missp is not None:
+            self.missp = np.ascontiguousarray(self.missp[:, pos])
+        if self.nb is not None:
+            base, packed = self.nb
+            f = packed.shape[0]
+            packed = np.ascontiguousarray(packed.reshape(f, 3, L)[:, :, pos].reshape(f, -1))
+            self.nb = (base[pos], packed)
+
     # -- learning -----------------------------------------------------------------------------
     def update(
         self, idx: np.ndarray, mom: np.ndarray, missing: np.ndarray, on: np.ndarray, w: float

@@ -9,6 +9,7 @@ models) and :mod:`~ihomer.trees.drift` (swap test).
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -262,6 +263,56 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         batch = 4 * self._nnz >= self._n * self._nf
         ctx = _Ctx(idx, val, missing, xs, float(xs @ xs), y, on, w, on.tobytes(), batch, rows)
         self._learn_subtree(self._root, None, "root", ctx, False)
+
+    def restrict(self, positions: np.ndarray) -> MultiLabelHoeffdingTree:
+        """A copy over the labels at ``positions`` (in that order): same structure, node drift
+        detectors, scaler and per-leaf state, restricted to those labels, so it predicts them as
+        this tree does now (to rounding: the products run over other column layouts). Used by
+        iHOMER when a new label cluster is a subset of an old one (no warm start, no handover).
+
+        >>> from ihomer.features import FeatureIndex
+        >>> fi, tree = FeatureIndex(), MultiLabelHoeffdingTree()
+        >>> tree.add_labels(3)
+        >>> for i in range(50):
+        ...     tree.learn(fi.encode({"a": float(i % 2)}), np.array([i % 2 == 0, True, i % 3 == 0]))
+        >>> row = fi.encode({"a": 1.0})
+        >>> sub = tree.restrict(np.array([2, 0]))
+        >>> sub.n_labels, bool(np.allclose(sub.predict_proba(row), tree.predict_proba(row)[[2, 0]]))
+        (2, True)
+        """
+        pos = np.asarray(positions, dtype=np.int64)
+        if (
+            pos.ndim != 1
+            or pos.size == 0
+            or pos.min() < 0
+            or pos.max() >= self._L
+            or np.unique(pos).size < pos.size
+        ):
+            raise ValueError(
+                f"restrict: positions must be distinct label positions in [0, {self._L}), "
+                f"got {pos.tolist()}"
+            )
+        new = copy.deepcopy(self)
+        new._L = int(pos.size)
+        new._events = []
+        if new._root is None:
+            return new
+        keep = np.zeros(self._L, dtype=bool)
+
+        def remap(key: bytes) -> bytes:
+            on = np.frombuffer(key, dtype=np.int64)
+            keep[on] = True
+            out = np.flatnonzero(keep[pos]).tobytes()
+            keep[on] = False
+            return out
+
+        for node in iter_nodes(new._root):
+            if isinstance(node, Leaf):
+                node.model.restrict(pos, remap)
+                if node.stats is not None:
+                    node.stats.restrict(pos)
+                node.keys = {remap(k) for k in node.keys}
+        return new
 
     def predict_proba(self, row: SparseRow) -> np.ndarray:
         if self._root is None:

@@ -58,3 +58,35 @@ def test_handovers_end_within_their_bound():
         e for e in model.events.of_kind("learner_swap") if e.detail.get("reason") == "handover"
     ]
     assert swaps, "handovers must have happened and ended"
+
+
+def test_a_cluster_inside_an_old_one_inherits_its_learner_restricted(monkeypatch):
+    """A new cluster whose labels all come from one trained old cluster (not itself in a handover)
+    gets that learner restricted: its labels are predicted as before the change, with neither
+    warm start nor handover."""
+    probe = next(iter(_stream()))[0]
+    checked = []
+    rebuild = IHOMER._rebuild
+
+    def spy(self):
+        olds = {c.labels: c for c in self._clusters}
+        if not olds or not self._labels or self._n == 0:
+            return rebuild(self)
+        before = self._proba(probe)
+        n_events = self._events.counts.get("learner_restricted", 0)
+        rebuild(self)
+        after = self._proba(probe)
+        new = [c for c in self._clusters if c.labels not in olds]
+        inherited = [c for c in new if c.handover is None and c.n > 0]
+        assert len(inherited) == self._events.counts.get("learner_restricted", 0) - n_events
+        for c in inherited:
+            assert any(set(c.labels) <= set(o) for o in olds)
+            np.testing.assert_allclose(after[c.ids], before[c.ids], rtol=1e-12, atol=1e-15)
+            checked.append(c.labels)
+
+    monkeypatch.setattr(IHOMER, "_rebuild", spy)
+    model = IHOMER(seed=0, n_min=100)
+    for x, y in _stream():
+        model.predict_one(x)
+        model.learn_one(x, y)
+    assert checked, "the stream must split a trained cluster at least once"
