@@ -389,23 +389,27 @@ _SHORT_NAMES = {
 def format_table(
     results: Mapping[str, PrequentialResult], metrics: Iterable[str] = METRIC_NAMES
 ) -> str:
-    """A fixed-width table: one row per model, one column per metric, then seconds and inst/s.
+    """A fixed-width table: one row per model, one column per metric, then the wall seconds of
+    the whole loop (reading the stream included), the seconds spent inside the model's
+    ``predict_one`` and ``learn_one`` (``model_s``), and instances per wall second.
 
     Examples
     --------
     >>> r = PrequentialResult(metrics={m: 0.5 for m in METRIC_NAMES}, n=10, seconds=2.0,
-    ...                       instances_per_s=5.0)
+    ...                       instances_per_s=5.0, predict_seconds=0.5, learn_seconds=1.0)
     >>> print(format_table({"BR": r}, metrics=["subset_accuracy", "micro_f1"]))
-    model  subset_acc   mi_F1  seconds  inst/s
-    BR         0.5000  0.5000     2.00       5
+    model  subset_acc   mi_F1  seconds  model_s  inst/s
+    BR         0.5000  0.5000     2.00     1.50       5
     """
     metrics = list(metrics)
-    headers = ["model"] + [_SHORT_NAMES.get(m, m) for m in metrics] + ["seconds", "inst/s"]
+    headers = ["model"] + [_SHORT_NAMES.get(m, m) for m in metrics]
+    headers += ["seconds", "model_s", "inst/s"]
     rows = []
     for name, result in results.items():
         row = [str(name)]
         row += [f"{result.metrics.get(m, float('nan')):.4f}" for m in metrics]
-        row += [f"{result.seconds:.2f}", f"{result.instances_per_s:,.0f}"]
+        model_s = result.predict_seconds + result.learn_seconds
+        row += [f"{result.seconds:.2f}", f"{model_s:.2f}", f"{result.instances_per_s:,.0f}"]
         rows.append(row)
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]

@@ -62,6 +62,7 @@ class FeatureIndex:
         self._ids: dict[Any, int] = {}
         self.names: list[Any] = []
         self._misses = 0
+        self._last_cols: tuple[tuple, np.ndarray] | None = None  # (keys, column ids)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -99,16 +100,26 @@ class FeatureIndex:
         # Fast path: every value a float/int (not bool) and every key known: vectorised.
         values = list(x.values())
         if set(map(type, values)) <= _NUMERIC_TYPES:
-            try:
-                cols = list(map(ids.__getitem__, x))
-            except KeyError:
-                pass
+            keys = tuple(x)
+            last = self._last_cols
+            if last is not None and last[0] == keys:
+                col = last[1]  # same keys in the same order as the previous record
             else:
+                try:
+                    col = np.array(list(map(ids.__getitem__, keys)), dtype=np.int64)
+                except KeyError:
+                    col = None
+                else:
+                    col.flags.writeable = False  # shared by the rows of the same key order
+                    self._last_cols = (keys, col)
+            if col is not None:
                 val = np.array(values, dtype=np.float64)
-                col = np.array(cols, dtype=np.int64)
                 nan = np.isnan(val)
+                has_nan = nan.any()
+                if not has_nan and np.count_nonzero(val) == val.size:
+                    return SparseRow(col, val, _EMPTY_I), True
                 keep = val != 0
-                if nan.any():
+                if has_nan:
                     keep &= ~nan
                     return SparseRow(col[keep], val[keep], col[nan]), True
                 if keep.all():

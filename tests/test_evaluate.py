@@ -269,6 +269,10 @@ def test_format_table():
     assert lines[0].split()[:2] == ["model", "subset_acc"] and lines[0].endswith("inst/s")
     assert lines[1].startswith("echo ") and lines[2].startswith("empty-predictor")
     assert f"{a.metrics['micro_f1']:.4f}" in lines[1]
+    assert lines[0].split()[-3:] == ["seconds", "model_s", "inst/s"]
+    model_s = float(lines[1].split()[-2])
+    assert model_s == pytest.approx(a.predict_seconds + a.learn_seconds, abs=0.006)
+    assert 0 < a.predict_seconds + a.learn_seconds <= a.seconds
     # fixed width: the columns end at the same place on every line
     assert len({len(line) for line in lines}) == 1
 

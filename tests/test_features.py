@@ -7,6 +7,7 @@ import copy
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -87,3 +88,19 @@ def test_nan_in_an_all_numeric_dict_is_missing_not_a_value():
     row = fi.encode({"a": math.nan, "b": 2.0, "c": 0.0})
     assert [fi.names[i] for i in row.idx] == ["b"] and row.val.tolist() == [2.0]
     assert [fi.names[i] for i in row.missing] == ["a"]
+
+
+def test_rows_with_the_same_key_order_share_one_read_only_column_array():
+    fi = FeatureIndex()
+    fi.encode({"x": 1.0, "y": 2.0})  # new features: the general path
+    a = fi.encode({"x": 3.0, "y": 4.0})
+    b = fi.encode({"x": 5.0, "y": 6.0})
+    assert b.idx is a.idx and not a.idx.flags.writeable and b.val.tolist() == [5.0, 6.0]
+    with pytest.raises(ValueError):
+        a.idx[0] = 5  # shared: nobody may change it in place
+    c = fi.encode({"y": 4.0, "x": 3.0})  # another order: its own ids, in its order
+    assert c.idx.tolist() == [1, 0] and c.val.tolist() == [4.0, 3.0]
+    d = fi.encode({"y": 0.0, "x": float("nan")})  # the cached order, with a zero and a NaN
+    assert d.idx.tolist() == [] and d.missing.tolist() == [0]
+    e = fi.encode({"y": float("inf"), "x": float("-inf")})  # infinities are values, not NaN
+    assert e.idx.tolist() == [1, 0] and e.missing.tolist() == []

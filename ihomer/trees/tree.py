@@ -37,6 +37,7 @@ __all__ = ["MultiLabelHoeffdingTree"]
 _MAX_KEYS = 4096
 _EMPTY = frozenset()
 _ARANGE = np.arange(1024, dtype=np.int64).tobytes()  # grown on demand by _dense_rows
+_LAST_ROWS: tuple = (None, None)  # (idx, its _dense_rows answer) of the last call
 
 
 def _normalise(row: SparseRow) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -53,16 +54,19 @@ def _normalise(row: SparseRow) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _dense_rows(idx: np.ndarray) -> slice | None:
     """``slice(0, n)`` when ``idx`` is exactly ``arange(n)`` (int64, in order: a dense row), so
     per-feature arrays can be read and updated through views instead of gathers; else ``None``."""
-    global _ARANGE
+    global _ARANGE, _LAST_ROWS
+    last = _LAST_ROWS  # one tuple read: safe across threads
+    if idx is last[0] and not idx.flags.writeable:
+        return last[1]  # the same read-only array (FeatureIndex shares them across rows)
     n = idx.size
     if not n:
         return None
     b = 8 * n
     if b > len(_ARANGE):
         _ARANGE = np.arange(max(n, 2 * len(_ARANGE) // 8), dtype=np.int64).tobytes()
-    if idx.tobytes() == _ARANGE[:b]:
-        return slice(0, n)
-    return None
+    rows = slice(0, n) if idx.tobytes() == _ARANGE[:b] else None
+    _LAST_ROWS = (idx, rows)
+    return rows
 
 
 class MultiLabelHoeffdingTree(ClusterLearner):

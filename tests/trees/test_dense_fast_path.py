@@ -32,6 +32,18 @@ def test_dense_rows_detects_only_int64_arange():
     assert _dense_rows(NONE) is None
 
 
+def test_dense_rows_remembers_only_read_only_arrays():
+    idx = np.arange(4, dtype=np.int64)
+    assert _dense_rows(idx) == slice(0, 4)
+    idx[:] = [3, 2, 1, 0]  # writable: changed in place, so asked again
+    assert _dense_rows(idx) is None
+    frozen = np.arange(4, dtype=np.int64)
+    frozen.flags.writeable = False
+    assert _dense_rows(frozen) == slice(0, 4)
+    assert _dense_rows(frozen) == slice(0, 4)  # the remembered answer
+    assert _dense_rows(np.array([1, 0], dtype=np.int64)) is None
+
+
 def test_tree_dense_path_matches_general_path_exactly():
     f, L = 12, 4
     fast = MultiLabelHoeffdingTree(grace_period=40, drift_window=60)
