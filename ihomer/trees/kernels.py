@@ -30,6 +30,7 @@ from scipy.special import expit
 
 __all__ = ["leaf_step", "nb_add", "set_backend", "backend"]
 
+#: candidate indices of an adaptive leaf (also in _kernels.c): the last K are the linear models
 PRIOR, LAST, MODE, NB, LINEAR = range(5)
 
 try:

@@ -20,15 +20,17 @@ decision threshold. This module owns no tree structure and no split statistics.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.special import expit
 
 from ihomer.trees import kernels
+from ihomer.trees.kernels import LAST, LINEAR, NB, PRIOR  # candidate indices, one definition
 
 __all__ = ["LeafModel", "FeatureScaler", "CANDIDATES", "LeafConfig"]
 
 CANDIDATES = ("prior", "last_set", "mode_set", "naive_bayes", "linear")
-PRIOR, LAST, MODE, NB, LINEAR = range(5)  # LINEAR + k: the linear model with the k-th step size
 
 
 class LeafConfig:
@@ -36,13 +38,11 @@ class LeafConfig:
 
     Examples
     --------
-    >>> LeafConfig(lr=(0.5, 4.0)).lr.ravel().tolist()
+    >>> LeafConfig(lr=(0.5, 4.0)).lr.tolist()
     [0.5, 4.0]
     """
 
-    __slots__ = (
-        "prior_fading", "set_fading", "select_fading", "lr", "max_sets", "candidates", "lr_flat",
-    )  # fmt: skip
+    __slots__ = ("prior_fading", "set_fading", "select_fading", "lr", "max_sets", "candidates")
 
     def __init__(
         self,
@@ -56,8 +56,7 @@ class LeafConfig:
         self.prior_fading = prior_fading
         self.set_fading = set_fading
         self.select_fading = select_fading
-        self.lr = np.asarray(lr, dtype=np.float64).reshape(-1, 1)  # (K, 1)
-        self.lr_flat = self.lr.ravel()  # (K,), contiguous
+        self.lr = np.ascontiguousarray(lr, dtype=np.float64).reshape(-1)  # (K,)
         self.max_sets = max_sets
         self.candidates = candidates
 
@@ -230,7 +229,7 @@ class LeafModel:
         child.mask = self.mask
         return child
 
-    def restrict(self, pos: np.ndarray, remap) -> None:
+    def restrict(self, pos: np.ndarray, remap: Callable[[bytes], bytes]) -> None:
         """Keep only the labels at ``pos`` (in that order), in place; ``remap`` maps a label-set
         key of the old label order to the key of its restriction."""
         L = self.pp.size
@@ -296,7 +295,7 @@ class LeafModel:
         err, self.chosen = kernels.leaf_step(
             self.W, self.b, None if rows is not None else idx, xs, x2, y, self.pp, self.pw,
             self.last, self.mode_vec, nb_logit, self.sc, self.mask, self.chosen,
-            cfg.select_fading, cfg.lr_flat, w,
+            cfg.select_fading, cfg.lr, w,
         )  # fmt: skip
 
         # prior (faded by a growing weight instead of decaying every count)
