@@ -164,6 +164,7 @@ class IHOMER(base.MultiLabelClassifier):
         self.global_drift_delta = global_drift_delta
         self.cluster_drift_delta = cluster_drift_delta
         self.seed = seed
+        self._validate()
 
     @classmethod
     def _unit_test_params(cls):
@@ -172,7 +173,15 @@ class IHOMER(base.MultiLabelClassifier):
 
     # ------------------------------------------------------------------ state
     def _validate(self) -> None:
-        if not isinstance(self.n_min, int) or self.n_min < 1:
+        def number(name: str) -> float:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+                raise ValueError(f"{name} must be a number, got {v!r}")
+            return v
+
+        for name in ("delta", "tau", "label_fading", "threshold", "empty_rate"):
+            number(name)
+        if isinstance(self.n_min, bool) or not isinstance(self.n_min, int) or self.n_min < 1:
             raise ValueError(f"n_min must be a positive integer, got {self.n_min!r}")
         if not 0 < self.delta < 1:
             raise ValueError(f"delta must be in (0, 1), got {self.delta!r}")
@@ -190,11 +199,22 @@ class IHOMER(base.MultiLabelClassifier):
             raise ValueError(
                 f"empty_fallback must be True, False or 'auto', got {self.empty_fallback!r}"
             )
+        if not 0 <= self.empty_rate <= 1:
+            raise ValueError(f"empty_rate must be in [0, 1], got {self.empty_rate!r}")
+        if self.min_size is not None and (
+            isinstance(self.min_size, bool) or not isinstance(self.min_size, int)
+        ):
+            raise ValueError(f"min_size must be None or an integer, got {self.min_size!r}")
+        seed = self.seed
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"seed must be None or an integer, got {self.seed!r}")
+        if isinstance(self.warm_start, bool) or not isinstance(self.warm_start, int):
+            raise ValueError(f"warm_start must be an integer >= 0, got {self.warm_start!r}")
         if self.warm_start < 0:
             raise ValueError(f"warm_start must be >= 0, got {self.warm_start!r}")
         for name in ("global_drift_delta", "cluster_drift_delta"):
             v = getattr(self, name)
-            if v is not None and not 0 < v < 1:
+            if v is not None and not 0 < number(name) < 1:
                 raise ValueError(f"{name} must be None or in (0, 1), got {v!r}")
         if self.cluster_learner is not None and not isinstance(
             self.cluster_learner, ClusterLearner
@@ -247,6 +267,11 @@ class IHOMER(base.MultiLabelClassifier):
         state = self.__dict__.copy()
         state.pop("_pending", None)  # holds a reference to the caller's x
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if "_features" in state:
+            self._pending = None  # dropped by __getstate__: a restored model learns at once
 
     @property
     def _ready(self) -> bool:

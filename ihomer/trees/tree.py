@@ -148,6 +148,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         self.drift_window = drift_window
         self.min_branch_fraction = min_branch_fraction
         self.seed = seed
+        self._validate()
         self._reset()
 
     # -- state ----------------------------------------------------------------------------------

@@ -162,23 +162,6 @@ def test_clone_is_untrained_and_keeps_params():
     assert fresh.predict_one({"f0": 1.0}) == {}
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"n_min": 0},
-        {"delta": 1.5},
-        {"threshold": 1.0},
-        {"empty_fallback": "sometimes"},
-        {"label_fading": 0.0},
-        {"cluster_learner": object()},
-    ],
-)
-def test_bad_parameters_raise_value_error(params):
-    model = IHOMER(**params)
-    with pytest.raises(ValueError):
-        model.learn_one({"a": 1.0}, {"x": True})
-
-
 def test_learn_one_does_not_mutate_inputs():
     x, y = {"a": 1.0, "b": None, "c": "red"}, {"x": True, "y": False}
     xx, yy = copy.deepcopy(x), copy.deepcopy(y)
@@ -226,3 +209,46 @@ def test_auto_fallback_is_off_when_empty_sets_are_common():
     for x, y in data:
         model.learn_one(x, y)
     assert model.predict_one({"f": 1.0}) == {"a": False}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"n_min": -1},
+        {"n_min": 0},
+        {"seed": "abc"},
+        {"empty_rate": 3},
+        {"delta": "x"},
+        {"threshold": float("nan")},
+        {"warm_start": 2.5},
+        {"global_drift_delta": 2.0},
+        {"delta": 1.5},
+        {"threshold": 1.0},
+        {"empty_fallback": "sometimes"},
+        {"label_fading": 0.0},
+        {"cluster_learner": object()},
+    ],
+)
+def test_bad_parameters_fail_in_init(params):
+    with pytest.raises(ValueError):
+        IHOMER(**params)
+
+
+def test_restored_model_learns_whether_trained_or_not():
+    import pickle
+
+    from river import datasets
+
+    untrained = IHOMER()
+    # reading the events builds the (empty) state, as the daemon does before its first checkpoint
+    assert len(untrained.events.counts) == 0
+    data = list(datasets.Yeast().take(20))
+    for model in (untrained, IHOMER()):
+        restored = pickle.loads(pickle.dumps(model))
+        for x, y in data:
+            restored.predict_one(x)
+            restored.learn_one(x, y)
+        assert restored.n_learned == 20
+        again = pickle.loads(pickle.dumps(restored))
+        again.learn_one(*data[0])
+        assert again.n_learned == 21

@@ -32,11 +32,8 @@ def test_is_a_cluster_learner_and_validates():
     with pytest.raises(ValueError, match="shape"):
         tree.learn(SparseRow(np.array([0]), np.array([1.0]), np.array([], dtype=np.int64)),
                    np.array([True]))
-    bad = MultiLabelHoeffdingTree(grace_period=0)
-    bad.add_labels(1)
     with pytest.raises(ValueError, match="grace_period"):
-        bad.learn(SparseRow(np.array([0]), np.array([1.0]), np.array([], dtype=np.int64)),
-                  np.array([True]))
+        MultiLabelHoeffdingTree(grace_period=0)  # parameters are validated in __init__
     # cold start predicts every label
     p = tree.predict_proba(SparseRow(np.array([3]), np.array([1.0]), np.array([], np.int64)))
     assert p.dtype == np.float64 and p.shape == (2,)
