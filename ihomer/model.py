@@ -324,6 +324,33 @@ class IHOMER(base.MultiLabelClassifier):
             on = self._most_probable_set(P)
         return dict(zip(self._labels, on.tolist()))
 
+    def predict_batch(self, xs: list[dict]) -> list[tuple[dict[Any, float], dict[Any, bool]]]:
+        """For each ``x`` of ``xs``: ``(P(label on) per label, predicted label set)`` from one
+        pass of the model (``predict_proba_one`` and ``predict_one`` in one call). This is the
+        serving path: one call per batch of requests.
+
+        >>> from river import datasets
+        >>> model = IHOMER()
+        >>> for x, y in datasets.Yeast().take(50):
+        ...     model.learn_one(x, y)
+        >>> [(p, on)] = model.predict_batch([x])
+        >>> on == model.predict_one(x) and p["Class1"] == model.predict_proba_one(x)["Class1"][True]
+        True
+        """
+        if not self._ready or not self._labels:
+            return [({}, {}) for _ in xs]
+        out = []
+        labels, thr = self._labels, self.threshold
+        fallback = self._fallback_enabled()
+        for x in xs:
+            P = self._proba(x)
+            on = P > thr
+            if fallback and not on.any():
+                on = self._most_probable_set(P)
+            out.append((dict(zip(labels, P.tolist())), dict(zip(labels, on.tolist()))))
+        self._pending = None  # a batch is never followed by learn_one on its last x
+        return out
+
     def learn_one(self, x: dict, y: dict) -> None:
         if not self._ready:
             self._init_state()
