@@ -22,10 +22,14 @@ from ihomer.drift import BackgroundCandidate, ErrorMonitor, instance_error
 from ihomer.events import EventLog
 from ihomer.features import FeatureIndex, SparseRow
 from ihomer.learner import ClusterLearner
+from ihomer.routing import Router
 
 __all__ = ["IHOMER"]
 
 _EPS = 1e-6
+
+#: with ``routing="auto"``, the partition size from which instances are routed
+AUTO_ROUTE_CLUSTERS = 16
 
 
 class _Cluster:
@@ -114,6 +118,21 @@ class IHOMER(base.MultiLabelClassifier):
         ADWIN confidence of the global (instance error) drift detector; None disables it.
     cluster_drift_delta
         ADWIN confidence of the per-cluster drift detectors; None disables them.
+    routing
+        HOMER routing (:mod:`ihomer.routing`): once the partition has two clusters or more, a
+        meta-label model per cluster ("some label of the cluster is present") decides which
+        cluster learners an instance reaches; a cluster learner learns only the instances whose
+        meta-label is true and predicts only those the router sends it. The labels of a cluster
+        the router skips get ``P(meta) x`` their frequency among the cluster's instances. An
+        instance then costs O(clusters it reaches) learner calls instead of O(clusters).
+        False: every learner learns and predicts every instance. ``"auto"`` (the default):
+        route once the partition has ``AUTO_ROUTE_CLUSTERS`` (16) clusters or more. Measured
+        on the development suite (2 to 10 clusters), routing costs quality (the linear
+        meta-label models miss instances the cluster trees get right: 20ng micro-F1 0.575
+        routed vs 0.679 not); on the many-label delicious (25 clusters) it is 2.2 times faster
+        at equal or better quality (micro-F1 0.218 vs 0.210 on the first 1,500).
+    route_threshold
+        The router sends an instance to a cluster when P(meta-label) is at least this.
     seed
         Seed given to the cluster learners that take one.
 
@@ -148,6 +167,8 @@ class IHOMER(base.MultiLabelClassifier):
         warm_start: int = 300,
         global_drift_delta: float | None = 0.002,
         cluster_drift_delta: float | None = 0.002,
+        routing: bool | str = "auto",
+        route_threshold: float = 0.3,
         seed: int | None = 0,
     ) -> None:
         self.cluster_learner = cluster_learner
@@ -163,6 +184,8 @@ class IHOMER(base.MultiLabelClassifier):
         self.warm_start = warm_start
         self.global_drift_delta = global_drift_delta
         self.cluster_drift_delta = cluster_drift_delta
+        self.routing = routing
+        self.route_threshold = route_threshold
         self.seed = seed
         self._validate()
 
@@ -179,8 +202,12 @@ class IHOMER(base.MultiLabelClassifier):
                 raise ValueError(f"{name} must be a number, got {v!r}")
             return v
 
-        for name in ("delta", "tau", "label_fading", "threshold", "empty_rate"):
+        for name in ("delta", "tau", "label_fading", "threshold", "empty_rate", "route_threshold"):
             number(name)
+        if self.routing not in (True, False, "auto"):
+            raise ValueError(f"routing must be True, False or 'auto', got {self.routing!r}")
+        if not 0 < self.route_threshold < 1:
+            raise ValueError(f"route_threshold must be in (0, 1), got {self.route_threshold!r}")
         if isinstance(self.n_min, bool) or not isinstance(self.n_min, int) or self.n_min < 1:
             raise ValueError(f"n_min must be a positive integer, got {self.n_min!r}")
         if not 0 < self.delta < 1:
@@ -251,6 +278,7 @@ class IHOMER(base.MultiLabelClassifier):
         self._clusters: list[_Cluster] = []
         self._legacy: list[_Legacy] = []
         self._version = -1
+        self._rebuilt_at = 0
         self._recent: collections.deque = collections.deque(maxlen=max(self.warm_start, 1))
         self._global = (
             ErrorMonitor(self.global_drift_delta) if self.global_drift_delta is not None else None
@@ -262,6 +290,9 @@ class IHOMER(base.MultiLabelClassifier):
         self._top_sets: np.ndarray | None = None
         self._top_sets_at = -1
         self._pending = None
+        self._router = Router() if self.routing else None
+        self._cluster_of = np.zeros(0, dtype=np.int64)  # label id -> cluster position
+        self._pos = np.zeros(0)  # instances with the label on (for the skipped clusters)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -307,6 +338,8 @@ class IHOMER(base.MultiLabelClassifier):
         total += sum(c.background.learner.memory_bytes() for c in self._clusters if c.background)
         total += sum(lg.learner.memory_bytes() for lg in self._legacy)
         total += sum(r.idx.nbytes + r.val.nbytes + ids.nbytes for r, ids in self._recent)
+        if self._router is not None:
+            total += self._router.nbytes()
         return total
 
     def predict_proba_one(self, x: dict) -> dict[Any, dict[bool, float]]:
@@ -374,21 +407,40 @@ class IHOMER(base.MultiLabelClassifier):
         ytrue[ids] = True
 
         if pending is not None and pending[0] is x and pending[1] == self._version:
-            served, own = pending[2], pending[3]
+            served, own, pm, P = pending[2], pending[3], pending[5], pending[6]
         else:
-            served, own = self._predict_clusters(row)
+            served, own, pm = self._predict_clusters(row)
+            P = self._served(served, pm)
+        routed = pm is not None
         for lg in self._legacy:
-            lg.learner.learn(row, ytrue[lg.ids])
-            lg.learner.drain_events()
+            y_lg = ytrue[lg.ids]
+            if not routed or y_lg.any():
+                lg.learner.learn(row, y_lg)
+                lg.learner.drain_events()
         thr = self.threshold
-        n_pred = n_both = 0
+        on_all = P > thr
+        n_pred = int(np.count_nonzero(on_all))
+        n_both = int(np.count_nonzero(on_all[ids]))
         handover_ended = False
-        for c, p, q in zip(self._clusters, served, own):
+        if routed:
+            meta = np.zeros(len(self._clusters), dtype=bool)
+            meta[self._cluster_of[ids]] = True
+            self._router.learn(row.idx, row.val, meta, None if pm.size != meta.size else pm)
+            active = meta.nonzero()[0].tolist()
+        else:
+            if self._router is not None:  # one cluster: keep the router learning
+                meta = np.array([len(ids) > 0]) if self._clusters else np.zeros(0, dtype=bool)
+                self._router.learn(row.idx, row.val, meta)
+            active = range(len(self._clusters))
+        clusters = self._clusters
+        for k in active:
+            c = clusters[k]
             yc = ytrue[c.ids]
-            pc = p > thr
-            n_pred += int(pc.sum())
-            n_both += int((pc & yc).sum())
+            pc = on_all[c.ids]
             if c.handover is not None:
+                q = own[k]
+                if q is None:
+                    q = c.learner.predict_proba(row)
                 err_served = float(np.count_nonzero(pc != yc)) / len(yc)
                 err_own = float(np.count_nonzero((q > thr) != yc)) / len(yc)
                 verdict = c.handover.judge.score(err_served, err_own)
@@ -420,38 +472,71 @@ class IHOMER(base.MultiLabelClassifier):
                 self._space.speed_up_fading(0.5)
 
         self._recent.append((row, ids))
+        self._pos[ids] += 1.0
         self._count_set(ids)
         self._record(self._space.learn(present))
-        if self._space.partition_version != self._version:
-            self._rebuild()
+        if (
+            self._space.partition_version != self._version
+            and self._n - self._rebuilt_at >= self.n_min
+        ):
+            self._rebuild()  # at most once a grace period (new labels: at once, _add_labels)
         self._n += 1
 
     # ---------------------------------------------------------------- helpers
-    def _predict_clusters(self, row: SparseRow) -> tuple[list, list]:
+    def _routing_now(self) -> bool:
+        if self._router is None:
+            return False
+        n = len(self._clusters)
+        return n >= AUTO_ROUTE_CLUSTERS if self.routing == "auto" else n >= 2
+
+    def _predict_clusters(self, row: SparseRow) -> tuple[list, list, np.ndarray | None]:
         """Per cluster: the served probabilities (legacy learners during a handover) and the
-        cluster learner's own."""
-        own = [c.learner.predict_proba(row) for c in self._clusters]
+        cluster learner's own (None for a cluster the router skips), and the router's P(meta)
+        per cluster (None without routing)."""
+        if self._routing_now():
+            pm = self._router.predict(row.idx, row.val)
+            go = (pm >= self.route_threshold).tolist()
+            own = [
+                c.learner.predict_proba(row) if g else None for c, g in zip(self._clusters, go)
+            ]
+        else:
+            pm = None
+            own = [c.learner.predict_proba(row) for c in self._clusters]
         if not self._legacy:
-            return own, own
-        legacy = {id(lg): lg.learner.predict_proba(row) for lg in self._legacy}
+            return own, own, pm
+        legacy: dict[int, np.ndarray] = {}
         served = []
         for c, q in zip(self._clusters, own):
-            if c.handover is None:
+            if c.handover is None or q is None:
                 served.append(q)
                 continue
             p = q.copy()
             for lg, src, dst in c.handover.sources:
-                p[dst] = legacy[id(lg)][src]
+                key = id(lg)
+                if key not in legacy:
+                    legacy[key] = lg.learner.predict_proba(row)
+                p[dst] = legacy[key][src]
             served.append(p)
-        return served, own
+        return served, own, pm
+
+    def _served(self, served: list, pm: np.ndarray | None) -> np.ndarray:
+        """The probability of every label: the clusters' served predictions, and for a cluster
+        the router skipped, P(meta) x the label's frequency among the cluster's instances."""
+        P = np.empty(len(self._labels), dtype=np.float64)
+        if pm is not None:
+            n_on = self._router.n_on[self._cluster_of]
+            q = np.minimum(self._pos / np.maximum(n_on, 1.0), 1.0)
+            np.multiply(pm[self._cluster_of], q, out=P)
+        for c, p in zip(self._clusters, served):
+            if p is not None:
+                P[c.ids] = p
+        return P
 
     def _proba(self, x: dict) -> np.ndarray:
         row, complete = self._features.encode_known(x)
-        served, own = self._predict_clusters(row)
-        self._pending = (x, self._version, served, own, row if complete else None)
-        P = np.empty(len(self._labels), dtype=np.float64)
-        for c, p in zip(self._clusters, served):
-            P[c.ids] = p
+        served, own, pm = self._predict_clusters(row)
+        P = self._served(served, pm)
+        self._pending = (x, self._version, served, own, row if complete else None, pm, P)
         return P
 
     def _record(self, events: list[tuple[str, dict]]) -> None:
@@ -462,6 +547,7 @@ class IHOMER(base.MultiLabelClassifier):
         for lab in labels:
             self._label_ids[lab] = len(self._labels)
             self._labels.append(lab)
+        self._pos = np.concatenate([self._pos, np.zeros(len(labels))])
         self._record(self._space.add_labels(labels))
         self._rebuild()
 
@@ -477,9 +563,12 @@ class IHOMER(base.MultiLabelClassifier):
         if last is not None:
             recent = recent[-last:]
         mask = np.zeros(len(self._labels), dtype=bool)
+        routed = self._routing_now()
         for row, present in recent:
             mask[present] = True
-            learner.learn(row, mask[ids])
+            yc = mask[ids]
+            if not routed or yc.any():  # a routed learner learns its cluster's instances only
+                learner.learn(row, yc)
             mask[present] = False
         learner.drain_events()
 
@@ -526,7 +615,23 @@ class IHOMER(base.MultiLabelClassifier):
             else:
                 c.ids = ids
             clusters.append(c)
+        if self._router is not None:
+            pos_of = {id(c): k for k, c in enumerate(self._clusters)}
+            sources = []
+            for c in clusters:
+                k = pos_of.get(id(c))
+                if k is not None:
+                    sources.append([k])
+                else:
+                    src = {pos_of[id(old_of[lab][0])] for lab in c.labels if lab in old_of}
+                    sources.append(sorted(src))
+            self._router.resize(sources)
+        cluster_of = np.zeros(len(self._labels), dtype=np.int64)
+        for k, c in enumerate(clusters):
+            cluster_of[c.ids] = k
+        self._cluster_of = cluster_of
         self._clusters = clusters
+        self._rebuilt_at = self._n
         self._version = self._space.partition_version
         self._pending = None
         self._collect_legacy()

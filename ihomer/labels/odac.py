@@ -149,11 +149,38 @@ def merge_condition(d1_leaf: float, eps_leaf: float, d1_parent: float, eps_paren
 def assign_to_pivots(dist: np.ndarray, i: int, j: int) -> np.ndarray:
     """Boolean mask over the cluster's labels: True for the child of pivot ``i``.
 
-    Every label joins the nearer pivot; a tie goes to pivot ``i`` (the earlier label).
+    Every label joins the nearer pivot. A label as far from both pivots (typically it never
+    co-occurs with either: distance 1 to both, the common case among many rare labels) joins the
+    side whose other members are nearer on average; a label with no information either way
+    joins the smaller side, so such labels are shared out instead of all following pivot ``i``
+    (which made the hierarchy a caterpillar of tiny leaves that the refinement merged back into
+    one giant cluster).
+
+    >>> d = np.array([[0, 1, .2, 1, 1], [1, 0, 1, .3, 1], [.2, 1, 0, 1, 1],
+    ...               [1, .3, 1, 0, .4], [1, 1, 1, .4, 0]])
+    >>> assign_to_pivots(d, 0, 1).tolist()
+    [True, False, True, False, False]
     """
-    mask = dist[:, i] <= dist[:, j]
-    mask[i] = True
-    mask[j] = False
+    di, dj = dist[:, i], dist[:, j]
+    mask = di < dj
+    tied = di == dj
+    mask[i], mask[j] = True, False
+    tied[i] = tied[j] = False
+    if tied.any():
+        left = mask & ~tied
+        right = ~mask & ~tied
+        t = np.flatnonzero(tied)
+        ml = dist[np.ix_(t, left)].mean(axis=1)
+        mr = dist[np.ix_(t, right)].mean(axis=1)
+        mask[t[ml < mr]] = True
+        undecided = t[ml == mr]
+        if undecided.size:
+            n_left = int(np.count_nonzero(mask)) - int(np.count_nonzero(mask[undecided]))
+            n_right = dist.shape[0] - n_left - undecided.size
+            # fill the smaller side first, then alternate
+            k_left = max(0, min(undecided.size, (undecided.size + n_right - n_left + 1) // 2))
+            mask[undecided] = False
+            mask[undecided[:k_left]] = True
     return mask
 
 

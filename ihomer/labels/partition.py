@@ -87,12 +87,14 @@ def refine_partition(
     members = [sorted(x) for x in groups]
     anchor = [tuple(p) for p in paths]
     n_alive = g
+    depth = np.array([len(x) for x in anchor], dtype=float)
+    first = np.array([m[0] if m else -1 for m in members], dtype=float)
     while n_alive > 1:
-        cand = [i for i in range(g) if alive[i] and size[i] < min_size]
-        if not cand:
+        cand = np.flatnonzero(alive & (size < min_size))
+        if not cand.size:
             break
-        # deepest first; then the smallest; then the earliest label
-        s = max(cand, key=lambda i: (len(anchor[i]), -size[i], -members[i][0]))
+        # deepest first; then the smallest; then the earliest label (lexsort: last key first)
+        s = int(cand[np.lexsort((first[cand], size[cand], -depth[cand]))[0]])
         mean = S[s] / (size[s] * np.maximum(size, 1.0))
         mean[~alive] = np.inf
         mean[s] = np.inf
@@ -116,6 +118,8 @@ def refine_partition(
         alive[s] = False
         members[t] = sorted(members[t] + members[s])
         anchor[t] = _common_prefix(anchor[s], anchor[t])
+        depth[t] = len(anchor[t])
+        first[t] = min(first[t], first[s])
         n_alive -= 1
     out = [members[i] for i in range(g) if alive[i]]
     out.sort(key=lambda x: x[0] if x else -1)

@@ -100,6 +100,13 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         Both ADWIN windows must hold this many instances before a swap test.
     min_branch_fraction
         A split must send at least this fraction of the weight to each child.
+    max_features
+        Memory budget in features: the tree keeps statistics and weights only for the features
+        it has seen (its own compact column ids, so a tree that sees a few hundred of a
+        100,000-word vocabulary holds arrays of a few hundred rows), and for at most this many;
+        features first seen after the cap is reached are ignored by this tree (they still
+        reach the other trees of the model). The tree's arrays then take at most about
+        ``(#leaves) x max_features x n_labels x 64`` bytes.
     seed
         Kept for API symmetry (the tree is deterministic).
 
@@ -132,6 +139,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         adwin_delta: float | None = 0.002,
         drift_window: int = 300,
         min_branch_fraction: float = 0.01,
+        max_features: int = 20_000,
         seed: int = 0,
     ) -> None:
         self.grace_period = grace_period
@@ -147,6 +155,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         self.adwin_delta = adwin_delta
         self.drift_window = drift_window
         self.min_branch_fraction = min_branch_fraction
+        self.max_features = max_features
         self.seed = seed
         self._validate()
         self._reset()
@@ -155,7 +164,11 @@ class MultiLabelHoeffdingTree(ClusterLearner):
     def _reset(self) -> None:
         self._L = 0
         self._cap = 0  # feature capacity of every array
-        self._nf = 0  # features seen (1 + largest column id)
+        self._nf = 0  # features seen (1 + largest local column id)
+        # global column id -> local id: the identity while the features seen are exactly
+        # 0..n-1 (dense streams), else ``_gmap`` (-1: unseen) and its inverse ``_gof``
+        self._gmap: np.ndarray | None = None
+        self._gof = np.zeros(0, dtype=np.int64)
         self._root: Leaf | Split | None = None
         self._scaler: FeatureScaler | None = None
         self._cfg: LeafConfig | None = None
@@ -171,6 +184,10 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             raise ValueError(f"delta must be in (0, 1), got {self.delta}")
         if self.tau < 0:
             raise ValueError(f"tau must be >= 0, got {self.tau}")
+        if isinstance(self.max_features, bool) or not isinstance(self.max_features, int) or (
+            self.max_features < 1
+        ):
+            raise ValueError(f"max_features must be an integer >= 1, got {self.max_features!r}")
         if self.max_depth < 0 or self.max_nodes < 1:
             raise ValueError("max_depth must be >= 0 and max_nodes >= 1")
         if self.leaf_model != "adaptive" and self.leaf_model not in CANDIDATES:
@@ -249,7 +266,8 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             raise ValueError(
                 f"learn: y has shape {y.shape}, expected ({self._L},) (call add_labels first)"
             )
-        idx, val, missing = _normalise(row)
+        gidx, gval, gmissing = _normalise(row)
+        idx, val, missing = self._localise(gidx, gval, gmissing, grow=True)
         rows = _dense_rows(idx)
         if rows is not None:
             self._ensure_cap(idx.size)  # idx is arange(n): its max is n - 1
@@ -267,7 +285,57 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         # batched statistics pay off on dense inputs (density >= 1/4)
         batch = 4 * self._nnz >= self._n * self._nf
         ctx = _Ctx(idx, val, missing, xs, float(xs @ xs), y, on, w, on.tobytes(), batch, rows)
+        ctx.gidx, ctx.gval, ctx.gmissing = gidx, gval, gmissing
         self._learn_subtree(self._root, None, "root", ctx, False)
+
+    def _localise(
+        self, idx: np.ndarray, val: np.ndarray, missing: np.ndarray, grow: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The row in this tree's column ids; with ``grow``, unseen features get the next ids
+        (up to ``max_features``); features without an id are dropped."""
+        gmap = self._gmap
+        top = int(idx.max()) if idx.size else -1
+        if missing.size:
+            top = max(top, int(missing.max()))
+        if gmap is None:  # identity so far: ids 0..n-1 are known, local = global
+            n = self._gof.size
+            if top < n:
+                return idx, val, missing
+            if grow:
+                ids = np.union1d(idx, missing) if missing.size else idx
+                new = ids[ids >= n]
+                if new.size == top - n + 1 and top < self.max_features:  # n..top, no gap
+                    self._gof = np.arange(top + 1, dtype=np.int64)
+                    return idx, val, missing
+            # the identity ends here: build the map
+            gmap = self._gmap = np.full(max(2 * (top + 1), 16), -1, dtype=np.int64)
+            gmap[:n] = self._gof
+        if top >= gmap.size:
+            grown = np.full(max(2 * gmap.size, top + 1), -1, dtype=np.int64)
+            grown[: gmap.size] = gmap
+            gmap = self._gmap = grown
+        loc = gmap[idx]
+        mloc = gmap[missing] if missing.size else missing
+        if grow and (loc.min(initial=0) < 0 or mloc.min(initial=0) < 0):
+            ids = idx[loc < 0]
+            if missing.size:
+                ids = np.concatenate([ids, missing[mloc < 0]])
+            ids = np.unique(ids)[: max(self.max_features - self._gof.size, 0)]
+            if ids.size:
+                gmap[ids] = np.arange(self._gof.size, self._gof.size + ids.size)
+                self._gof = np.concatenate([self._gof, ids])
+                loc = gmap[idx]
+                mloc = gmap[missing] if missing.size else missing
+        keep = loc >= 0
+        if not keep.all():
+            loc, val = loc[keep], val[keep]
+        if missing.size and (mloc < 0).any():
+            mloc = mloc[mloc >= 0]
+        return loc, val, mloc
+
+    def global_feature(self, local: int) -> int:
+        """The global column id of this tree's column ``local``."""
+        return int(self._gof[local])
 
     def restrict(self, positions: np.ndarray) -> MultiLabelHoeffdingTree:
         """A copy over the labels at ``positions`` (in that order): same structure, node drift
@@ -322,7 +390,8 @@ class MultiLabelHoeffdingTree(ClusterLearner):
     def predict_proba(self, row: SparseRow) -> np.ndarray:
         if self._root is None:
             return np.zeros(self._L)
-        idx, val, missing = _normalise(row)
+        gidx, gval, gmissing = _normalise(row)
+        idx, val, missing = self._localise(gidx, gval, gmissing, grow=False)
         rows = _dense_rows(idx)
         if rows is not None:
             cap = self._cap
@@ -333,8 +402,8 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             idx, val = idx[keep], val[keep]
         node = self._root
         if node.__class__ is Split:
-            lookup = dict(zip(idx.tolist(), val.tolist()))
-            miss = set(missing.tolist()) if missing.size else _EMPTY
+            lookup = dict(zip(gidx.tolist(), gval.tolist()))
+            miss = set(gmissing.tolist()) if gmissing.size else _EMPTY
             while node.__class__ is Split:
                 node = node.left if node.goes_left(lookup, miss) else node.right
         model = node.model
@@ -390,8 +459,8 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         node = top
         while node.__class__ is Split:
             if ctx.lookup is None:
-                ctx.lookup = dict(zip(ctx.idx.tolist(), ctx.val.tolist()))
-                ctx.miss = set(ctx.missing.tolist()) if ctx.missing.size else _EMPTY
+                ctx.lookup = dict(zip(ctx.gidx.tolist(), ctx.gval.tolist()))
+                ctx.miss = set(ctx.gmissing.tolist()) if ctx.gmissing.size else _EMPTY
             if node.goes_left(ctx.lookup, ctx.miss):
                 path.append((node.left, node, "left"))
                 node = node.left
@@ -480,9 +549,10 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         depth = leaf.depth + 1
         left = self._new_leaf(depth, leaf.model.spawn(cand.left_pos, cand.left_w))
         right = self._new_leaf(depth, leaf.model.spawn(cand.right_pos, cand.right_w))
+        feature = int(self._gof[cand.feature])  # nodes route on global column ids
         split = Split(
             leaf.depth,
-            cand.feature,
+            feature,
             cand.kind,
             cand.threshold,
             cand.missing_left,
@@ -496,7 +566,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         self._record(
             "node_split",
             depth=leaf.depth,
-            feature=cand.feature,
+            feature=feature,
             test="x == 0" if cand.kind == 0 else "x <= threshold",
             threshold=cand.threshold,
             merit=cand.merit,
@@ -514,7 +584,7 @@ class _Ctx:
 
     __slots__ = (
         "idx", "val", "missing", "xs", "x2", "mom", "y", "on", "w", "key", "lookup", "miss",
-        "batch", "rows",
+        "batch", "rows", "gidx", "gval", "gmissing",
     )  # fmt: skip
 
     def __init__(
