@@ -148,6 +148,10 @@ class LabelSpace:
         self._part_cache: list[tuple[Hashable, ...]] | None = []
         self._version = 0
         self._dirty = False
+        self._new_since = False  # labels added since the last refinement
+        self._refined_at = 0
+        # splits and merges re-partition at most every _refine_gap instances (new labels: now)
+        self._refine_gap = max(1, self.n_min // 4)
         self._settle_next = 0  # next follow-up recomputation of the partition (0: none)
         self._settle_gap = self.n_min
         self._settle_until = 0
@@ -286,7 +290,7 @@ class LabelSpace:
             self._settle_gap *= 2
             nxt = t + self._settle_gap
             self._settle_next = nxt if nxt <= self._settle_until else 0
-        if self._dirty:
+        if self._dirty and (self._new_since or t - self._refined_at >= self._refine_gap):
             self._refine(events)
         return events
 
@@ -342,6 +346,7 @@ class LabelSpace:
             events.append(("label_added", {"label": lab}))
         self._stats.extend_window(target, out)
         self._dirty = True
+        self._new_since = True  # new labels must join the partition at once
         return out
 
     def _structure_changed(self) -> None:
@@ -428,6 +433,8 @@ class LabelSpace:
 
     def _refine(self, events: list[Event]) -> None:
         self._dirty = False
+        self._new_since = False
+        self._refined_at = self._t
         ms = self.current_min_size
         self._used_min_size = ms
         leaves = [n for n in self._tree.leaves() if n.labels]

@@ -78,7 +78,10 @@ class LeafStats:
     (0, 0, 1.0)
     """
 
-    __slots__ = ("w", "pos", "nz", "nzp", "miss", "missp", "buf", "nb", "nb_w")
+    __slots__ = (
+        "w", "pos", "nz", "nzp", "miss", "missp", "buf", "nb", "nb_w", "nb_full_w", "nb_nzw",
+        "nb_terms", "nb_prior",
+    )  # fmt: skip
 
     #: rows buffered before a batched update (dense inputs, see :meth:`push`)
     BATCH = 32
@@ -93,6 +96,10 @@ class LeafStats:
         self.buf: list = []  # (idx, val, y, w, dense) rows not yet added
         self.nb: tuple | None = None  # cached naive Bayes parameters (see nb_logit)
         self.nb_w = 0.0
+        self.nb_full_w = 0.0  # weight at the last full refit
+        self.nb_nzw: np.ndarray | None = None  # per feature: non-zero weight at the last refit
+        self.nb_terms: np.ndarray | None = None  # per feature and label: zero-term log-odds
+        self.nb_prior: np.ndarray | None = None  # the label-prior log-odds inside nb's base
 
     # -- growth -------------------------------------------------------------------------------
     def grow_features(self, cap: int) -> None:
@@ -102,6 +109,7 @@ class LeafStats:
         if self.nb is not None:  # new features contribute nothing until the next refresh
             base, packed = self.nb
             self.nb = (base, np.concatenate([packed, np.zeros((cap - n,) + packed.shape[1:])]))
+            self.nb_nzw = None  # next refresh: a full refit
         self.nz = np.concatenate([self.nz, np.zeros((cap - n, 3))])
         self.nzp = np.concatenate([self.nzp, np.zeros((cap - n,) + self.nzp.shape[1:])])
         if self.miss is not None:
@@ -110,6 +118,7 @@ class LeafStats:
 
     def add_labels(self, k: int) -> None:
         self.flush()
+        self.nb_nzw = None  # next refresh: a full refit
         if self.nb is not None:  # new labels: predicted off until the next refresh
             base, packed = self.nb
             f = packed.shape[0]
@@ -133,6 +142,7 @@ class LeafStats:
         self.nzp = np.ascontiguousarray(self.nzp[:, pos, :])
         if self.missp is not None:
             self.missp = np.ascontiguousarray(self.missp[:, pos])
+        self.nb_nzw = None  # next refresh: a full refit
         if self.nb is not None:
             base, packed = self.nb
             f = packed.shape[0]
@@ -343,9 +353,44 @@ class LeafStats:
         return out
 
     def _fit_nb(self, alpha: float = 1.0, k: float = 1.0) -> None:
+        """Refit the naive Bayes parameters: in full when the leaf's weight has doubled since
+        the last full refit (or after growth), else only the features whose statistics changed
+        since the last refit (the others keep terms computed with the label priors of then),
+        so a refresh costs O(features touched x labels) instead of O(features x labels)."""
         self.flush()
         self.nb_w = self.w
-        nz, nzp = self.nz, self.nzp
+        nzw = self.nz[:, 0]
+        partial = (
+            self.nb_nzw is not None
+            and self.nb is not None
+            and self.w < 2.0 * self.nb_full_w
+            and self.nb_nzw.size == nzw.size
+        )
+        p1 = self.pos[None, :]
+        prior = np.log((p1[0] + alpha) / (self.w - p1[0] + alpha))
+        if partial:
+            rows = np.flatnonzero(nzw != self.nb_nzw)
+            base, packed = self.nb
+            if rows.size:
+                coef, terms = self._nb_rows(rows, alpha, k)
+                S = base - self.nb_prior + terms.sum(0) - self.nb_terms[rows].sum(0)
+                packed[rows] = coef
+                self.nb_terms[rows] = terms
+            else:
+                S = base - self.nb_prior
+            self.nb_nzw[rows] = nzw[rows]
+            self.nb = (prior + S, packed)
+        else:
+            coef, terms = self._nb_rows(slice(None), alpha, k)
+            self.nb_terms = terms
+            self.nb_nzw = nzw.copy()
+            self.nb_full_w = self.w
+            self.nb = (prior + terms.sum(0), coef)  # coef: (features, 3L)
+        self.nb_prior = prior
+
+    def _nb_rows(self, rows: slice | np.ndarray, alpha: float, k: float) -> tuple:
+        """Naive Bayes coefficients (rows, 3L) and zero terms (rows, L) of some features."""
+        nz, nzp = self.nz[rows], self.nzp[rows]
         p1 = self.pos[None, :]
         p0 = self.w - p1
         w1 = nzp[:, :, 0]
@@ -362,15 +407,15 @@ class LeafStats:
         nz1 = (w1 + alpha) / (p1 + 2 * alpha)
         nz0 = (w0 + alpha) / (p0 + 2 * alpha)
         lz1, lz0 = np.log1p(-nz1), np.log1p(-nz0)
-        seen = nz[:, 0] > 0
-        base = np.log((p1[0] + alpha) / (p0[0] + alpha)) + (lz1 - lz0)[seen].sum(0)
+        terms = lz1 - lz0
+        terms[nz[:, 0] <= 0] = 0.0  # features never non-zero here add nothing
         A = np.log(nz1) - lz1 - 0.5 * np.log(var1) - (np.log(nz0) - lz0 - 0.5 * np.log(var0))
         b1, b0 = 0.5 / var1, 0.5 / var0
         # A - b1 (x - mu1)^2 + b0 (x - mu0)^2 = c0 + c1 x + c2 x^2
         c0 = A - b1 * mu1 * mu1 + b0 * mu0 * mu0
         c1 = 2.0 * (b1 * mu1 - b0 * mu0)
         c2 = b0 - b1
-        self.nb = (base, np.concatenate([c0, c1, c2], axis=1))  # (features, 3L)
+        return np.concatenate([c0, c1, c2], axis=1), terms
 
     def nbytes(self) -> int:
         n = self.pos.nbytes + self.nz.nbytes + self.nzp.nbytes
@@ -378,6 +423,10 @@ class LeafStats:
             n += self.miss.nbytes + self.missp.nbytes
         if self.nb is not None:
             n += self.nb[1].nbytes
+        if self.nb_terms is not None:
+            n += self.nb_terms.nbytes
+        if self.nb_nzw is not None:
+            n += self.nb_nzw.nbytes
         return n
 
 

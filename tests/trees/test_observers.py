@@ -97,3 +97,32 @@ def test_growth_keeps_statistics():
     st.add_labels(2)
     assert st.nz.shape == (8, 3) and st.nzp.shape == (8, 3, 3)
     assert st.nz[1, 1] == 2.0 and st.nzp[1, 0, 0] == 1.0 and st.nzp[1, 1:, 0].sum() == 0
+
+
+def test_naive_bayes_partial_refit_matches_full_refit_on_touched_features():
+    import copy
+
+    rng = np.random.default_rng(5)
+    st = LeafStats(n_features=50, n_labels=3)
+    none = np.array([], dtype=np.int64)
+
+    def feed(n, cols):
+        for _ in range(n):
+            idx = np.sort(rng.choice(cols, size=4, replace=False)).astype(np.int64)
+            val = rng.random(4) + 0.1
+            on = np.flatnonzero(rng.random(3) < 0.4)
+            st.update(idx, moments(val, 1.0), none, on, 1.0)
+
+    feed(200, np.arange(50))
+    st._fit_nb()  # full
+    full_w = st.nb_full_w
+    feed(40, np.arange(10))  # only features 0..9 change
+    st._fit_nb()  # partial: weight has not doubled
+    assert st.nb_full_w == full_w
+    ref = copy.deepcopy(st)
+    ref.nb_nzw = None
+    ref._fit_nb()  # full refit of the same statistics
+    assert ref.nb_full_w > full_w
+    assert np.allclose(st.nb[1][:10], ref.nb[1][:10])  # touched features: exact
+    assert np.allclose(st.nb_terms[:10], ref.nb_terms[:10])
+    assert np.allclose(st.nb[1][10:], ref.nb[1][10:], atol=0.2)  # untouched: close
