@@ -99,6 +99,14 @@ class FeatureScaler:
             self.sq = np.concatenate([self.sq, z])
             self.inv = np.concatenate([self.inv, z])
 
+    def take(self, rows: np.ndarray, cap: int) -> None:
+        """Keep the features ``rows`` only (renumbered 0..), with room for ``cap``."""
+        self.flush()
+        for name in ("cnt", "sq", "inv"):
+            a = np.zeros(cap)
+            a[: rows.size] = getattr(self, name)[rows]
+            setattr(self, name, a)
+
     def transform(
         self, idx: np.ndarray, val: np.ndarray, rows: slice | None = None
     ) -> np.ndarray:
@@ -189,6 +197,12 @@ class LeafModel:
         n, L = self.W.shape
         if cap > n:
             self.W = np.concatenate([self.W, np.zeros((cap - n, L))])
+
+    def take_features(self, rows: np.ndarray, cap: int) -> None:
+        """Keep the feature rows ``rows`` only (renumbered 0..), with room for ``cap``."""
+        W = np.zeros((cap, self.W.shape[1]))
+        W[: rows.size] = self.W[rows]
+        self.W = W
 
     def add_labels(self, k: int) -> None:
         z = np.zeros(k)

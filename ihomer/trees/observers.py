@@ -116,6 +116,24 @@ class LeafStats:
             self.miss = np.concatenate([self.miss, np.zeros(cap - n)])
             self.missp = np.concatenate([self.missp, np.zeros((cap - n, self.missp.shape[1]))])
 
+    def take_features(self, rows: np.ndarray, cap: int) -> None:
+        """Keep the feature rows ``rows`` only (renumbered 0..), with room for ``cap``."""
+        self.flush()
+        n = rows.size
+
+        def take(a: np.ndarray | None) -> np.ndarray | None:
+            if a is None:
+                return None
+            out = np.zeros((cap,) + a.shape[1:])
+            out[:n] = a[rows]
+            return out
+
+        self.nz, self.nzp = take(self.nz), take(self.nzp)
+        self.miss, self.missp = take(self.miss), take(self.missp)
+        if self.nb is not None:
+            self.nb = (self.nb[0], take(self.nb[1]))
+        self.nb_nzw = None  # next refresh: a full refit
+
     def add_labels(self, k: int) -> None:
         self.flush()
         self.nb_nzw = None  # next refresh: a full refit

@@ -35,6 +35,8 @@ from ihomer.trees.observers import DEFAULT_Z_GRID, LeafStats, moments
 __all__ = ["MultiLabelHoeffdingTree"]
 
 _MAX_KEYS = 4096
+#: a restricted tree drops the features its labels never met when they are fewer than this share
+COMPACT_BELOW = 0.5
 _EMPTY = frozenset()
 _ARANGE = np.arange(1024, dtype=np.int64).tobytes()  # grown on demand by _dense_rows
 _LAST_ROWS: tuple = (None, None)  # (idx, its _dense_rows answer) of the last call
@@ -379,13 +381,36 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             keep[on] = False
             return out
 
+        seen = np.zeros(new._cap, dtype=bool)
+        n_stats = 0
         for node in iter_nodes(new._root):
             if isinstance(node, Leaf):
                 node.model.restrict(pos, remap)
                 if node.stats is not None:
                     node.stats.restrict(pos)
+                    seen |= node.stats.nzp[:, :, 0].max(axis=1, initial=0.0) > 0
+                    n_stats += 1
                 node.keys = {remap(k) for k in node.keys}
+        if n_stats and np.count_nonzero(seen[: new._nf]) < COMPACT_BELOW * new._nf:
+            new._keep_features(np.flatnonzero(seen[: new._nf]))
         return new
+
+    def _keep_features(self, rows: np.ndarray) -> None:
+        """Keep only the columns ``rows`` (local ids, sorted) in every array of the tree."""
+        n = int(rows.size)
+        cap = max(16, n)
+        self._scaler.take(rows, cap)
+        for node in iter_nodes(self._root):
+            if isinstance(node, Leaf):
+                node.model.take_features(rows, cap)
+                if node.stats is not None:
+                    node.stats.take_features(rows, cap)
+        gof = self._gof[rows]
+        top = int(gof.max()) + 1 if n else 1
+        gmap = np.full(max(2 * top, 16), -1, dtype=np.int64)
+        gmap[gof] = np.arange(n)
+        self._gof, self._gmap = gof, gmap
+        self._cap, self._nf = cap, n
 
     def predict_proba(self, row: SparseRow) -> np.ndarray:
         if self._root is None:

@@ -91,3 +91,26 @@ def test_restrict_rejects_bad_positions(bad):
     tree.add_labels(3)
     with pytest.raises(ValueError, match="restrict"):
         tree.restrict(np.array(bad, dtype=np.int64))
+
+
+def test_restricted_tree_drops_the_features_its_labels_never_met():
+    from ihomer.features import SparseRow
+    from ihomer.trees import MultiLabelHoeffdingTree
+
+    rng = np.random.default_rng(0)
+    none = np.array([], dtype=np.int64)
+    tree = MultiLabelHoeffdingTree(grace_period=10_000)  # one leaf: exact comparison
+    tree.add_labels(2)
+    rows = []
+    for _ in range(300):
+        a = rng.random() < 0.5  # label 0 lives on features 0..9, label 1 on 100..199
+        idx = rng.choice(10, 3, replace=False) if a else 100 + rng.choice(100, 3, replace=False)
+        row = SparseRow(np.sort(idx).astype(np.int64), np.ones(3), none)
+        rows.append((row, np.array([a, not a])))
+    for row, y in rows:
+        tree.learn(row, y)
+    sub = tree.restrict(np.array([0]))
+    assert sub._nf <= 10 < tree._nf
+    assert sub.memory_bytes() < tree.memory_bytes() / 2
+    probe = SparseRow(np.array([1, 4], dtype=np.int64), np.ones(2), none)
+    assert np.allclose(sub.predict_proba(probe), tree.predict_proba(probe)[[0]])
