@@ -47,15 +47,11 @@ class ErrorMonitor:
             raise ValueError(f"delta must be in (0, 1), got {delta}")
         self.delta = delta
         self._adwin = drift.ADWIN(delta=delta)
-        self.n_detections = 0
 
     def update(self, error: float) -> bool:
         """Add one error value; returns True when a change is detected."""
         self._adwin.update(error)
-        if self._adwin.drift_detected:
-            self.n_detections += 1
-            return True
-        return False
+        return bool(self._adwin.drift_detected)
 
     @property
     def mean(self) -> float:

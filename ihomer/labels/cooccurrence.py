@@ -192,6 +192,3 @@ class CooccurrenceStats:
     def memory_bytes(self) -> int:
         """Bytes held by the count matrix and the window snapshots."""
         return int(self._m.nbytes + sum(w[0].nbytes + w[1].nbytes for w in self._windows.values()))
-
-    def window_labels(self, key: Hashable) -> np.ndarray:
-        return self._windows[key][0]

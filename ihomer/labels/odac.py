@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ihomer.hoeffding import hoeffding_bound
+
 __all__ = [
     "Diameters",
     "diameters",
@@ -87,17 +89,6 @@ def diameters(dist: np.ndarray) -> Diameters:
         pivots=(int(iu[p]), int(ju[p])),
         n_pairs=int(d.size),
     )
-
-
-def hoeffding_bound(n: float, delta: float, r: float = 1.0) -> float:
-    """``sqrt(R² ln(1/δ) / (2n))``; infinite when ``n <= 0``.
-
-    >>> round(hoeffding_bound(200, 0.1), 4)
-    0.0759
-    """
-    if n <= 0:
-        return math.inf
-    return math.sqrt(r * r * math.log(1.0 / delta) / (2.0 * n))
 
 
 def split_condition(m: Diameters, eps: float, tau: float) -> bool:

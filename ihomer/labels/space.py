@@ -376,7 +376,7 @@ class LabelSpace:
             return
         dist = jaccard_distance(block)
         m = diameters(dist)
-        eps = hoeffding_bound(n, self.delta)
+        eps = hoeffding_bound(1.0, self.delta, n)
         if node.parent is not None:
             parent = tree.nodes[node.parent]
             if merge_condition(m.d1, eps, parent.d1_split, parent.eps_split):

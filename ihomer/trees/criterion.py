@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from ihomer.hoeffding import hoeffding_bound
+
 __all__ = [
     "binary_entropy",
     "multilabel_entropy",
@@ -93,14 +95,3 @@ def label_set_range(n_label_sets: int) -> float:
     return max(1.0, math.log2(max(n_label_sets, 1)))
 
 
-def hoeffding_bound(r: float, delta: float, n: float) -> float:
-    """epsilon = sqrt(R^2 ln(1/delta) / (2 n)).
-
-    Examples
-    --------
-    >>> round(hoeffding_bound(1.0, 1e-7, 200), 4)
-    0.2007
-    """
-    if n <= 0:
-        return math.inf
-    return math.sqrt(r * r * math.log(1.0 / delta) / (2.0 * n))

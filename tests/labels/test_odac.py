@@ -51,8 +51,9 @@ def test_diameters_needs_two_labels():
 
 def test_hoeffding_bound_formula():
     for n, delta in [(1, 0.1), (200, 0.1), (1000, 0.05)]:
-        assert hoeffding_bound(n, delta) == pytest.approx(math.sqrt(math.log(1 / delta) / (2 * n)))
-    assert hoeffding_bound(0, 0.1) == math.inf
+        expected = math.sqrt(math.log(1 / delta) / (2 * n))
+        assert hoeffding_bound(1.0, delta, n) == pytest.approx(expected)
+    assert hoeffding_bound(1.0, 0.1, 0) == math.inf
 
 
 def _m(d1, d2, d0, dbar):
@@ -138,7 +139,7 @@ def test_mean_over_pairs_not_instances():
     space = LabelSpace(n_min=n, fading=1.0, min_size=1)
     events = feed(space, [["a", "b"], ["b", "c"]], n)
     assert kinds(events) == []
-    eps = hoeffding_bound(n, 0.1)
+    eps = hoeffding_bound(1.0, 0.1, n)
     buggy = Diameters(d1=1.0, d2=0.5, d0=0.5, dbar=2.0 / n, pivots=(0, 2), n_pairs=3)
     assert split_condition(buggy, eps, 0.1)  # the bug would decide differently
     right = Diameters(d1=1.0, d2=0.5, d0=0.5, dbar=2.0 / 3, pivots=(0, 2), n_pairs=3)
