@@ -28,6 +28,8 @@ __all__ = ["IHOMER"]
 
 _EPS = 1e-6
 
+PARTITIONINGS = ("hierarchy", "one", "binary_relevance")
+
 #: with ``routing="auto"``, the partition size from which instances are routed
 AUTO_ROUTE_CLUSTERS = 16
 
@@ -133,6 +135,13 @@ class IHOMER(base.MultiLabelClassifier):
         at equal or better quality (micro-F1 0.218 vs 0.210 on the first 1,500).
     route_threshold
         The router sends an instance to a cluster when P(meta-label) is at least this.
+    partitioning
+        ``"hierarchy"`` (iHOMER: the refined ODAC partition), or, for ablations, ``"one"`` (one
+        cluster of every label: a single multi-label tree) or ``"binary_relevance"`` (one
+        cluster per label).
+    handover
+        Serve a new cluster from the learners its labels came from until its own learner is
+        better (False: the new learner serves at once).
     seed
         Seed given to the cluster learners that take one.
 
@@ -169,6 +178,8 @@ class IHOMER(base.MultiLabelClassifier):
         cluster_drift_delta: float | None = 0.002,
         routing: bool | str = "auto",
         route_threshold: float = 0.3,
+        partitioning: str = "hierarchy",
+        handover: bool = True,
         seed: int | None = 0,
     ) -> None:
         self.cluster_learner = cluster_learner
@@ -186,6 +197,8 @@ class IHOMER(base.MultiLabelClassifier):
         self.cluster_drift_delta = cluster_drift_delta
         self.routing = routing
         self.route_threshold = route_threshold
+        self.partitioning = partitioning
+        self.handover = handover
         self.seed = seed
         self._validate()
 
@@ -204,6 +217,12 @@ class IHOMER(base.MultiLabelClassifier):
 
         for name in ("delta", "tau", "label_fading", "threshold", "empty_rate", "route_threshold"):
             number(name)
+        if self.partitioning not in PARTITIONINGS:
+            raise ValueError(
+                f"partitioning must be one of {PARTITIONINGS}, got {self.partitioning!r}"
+            )
+        if self.handover not in (True, False):
+            raise ValueError(f"handover must be True or False, got {self.handover!r}")
         if self.routing not in (True, False, "auto"):
             raise ValueError(f"routing must be True, False or 'auto', got {self.routing!r}")
         if not 0 < self.route_threshold < 1:
@@ -468,13 +487,15 @@ class IHOMER(base.MultiLabelClassifier):
             err = instance_error(len(ids), n_pred, n_both)
             if self._global.update(err):
                 self._events.record(self._n, "global_drift", error=self._global.mean)
-                self._record(self._space.check_now())
-                self._space.speed_up_fading(0.5)
+                if self.partitioning == "hierarchy":
+                    self._record(self._space.check_now())
+                    self._space.speed_up_fading(0.5)
 
         self._recent.append((row, ids))
         self._pos[ids] += 1.0
         self._count_set(ids)
-        self._record(self._space.learn(present))
+        if self.partitioning == "hierarchy":
+            self._record(self._space.learn(present))
         if (
             self._space.partition_version != self._version
             and self._n - self._rebuilt_at >= self.n_min
@@ -591,7 +612,7 @@ class IHOMER(base.MultiLabelClassifier):
         assigned = old_of.keys()
         serving = self._serving_sources()
         clusters = []
-        for labels in self._space.partition:
+        for labels in self._target_partition():
             labels = tuple(labels)
             ids = np.fromiter((self._label_ids[lab] for lab in labels), dtype=np.int64)
             c = old.get(labels)
@@ -611,7 +632,8 @@ class IHOMER(base.MultiLabelClassifier):
                     if self.warm_start and self._recent:
                         self._warm_start(learner, ids)
                     c = _Cluster(labels, ids, learner, self._monitor())
-                    c.handover = self._handover_for(labels, serving)
+                    if self.handover:
+                        c.handover = self._handover_for(labels, serving)
             else:
                 c.ids = ids
             clusters.append(c)
@@ -635,6 +657,13 @@ class IHOMER(base.MultiLabelClassifier):
         self._version = self._space.partition_version
         self._pending = None
         self._collect_legacy()
+
+    def _target_partition(self) -> list[tuple]:
+        if self.partitioning == "one":
+            return [tuple(self._labels)] if self._labels else []
+        if self.partitioning == "binary_relevance":
+            return [(lab,) for lab in self._labels]
+        return self._space.partition
 
     def _restricted(self, labels: tuple, ids: np.ndarray, old_of: dict) -> _Cluster | None:
         """A cluster whose labels all come from one trained old cluster (not in a handover) gets

@@ -87,8 +87,9 @@ class MultiLabelHoeffdingTree(ClusterLearner):
     max_nodes
         Cap on the number of nodes (main tree and background subtrees together).
     leaf_model
-        ``"adaptive"`` (run all candidates, predict with the best) or one candidate of
-        ``("prior", "last_set", "mode_set", "naive_bayes", "linear")``.
+        ``"adaptive"`` (run all candidates, predict with the best), one candidate of
+        ``("prior", "last_set", "mode_set", "naive_bayes", "linear")``, or a tuple of them
+        (adaptive over that subset, e.g. without the label-set models).
     lr
         Step size(s) of the normalised SGD of the per-label linear models: one linear candidate
         per step size (a small and a large step; the leaf picks the better one).
@@ -133,7 +134,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         tau: float = 0.05,
         max_depth: int = 20,
         max_nodes: int = 127,
-        leaf_model: str = "adaptive",
+        leaf_model: str | tuple[str, ...] = "adaptive",
         lr: float | tuple[float, ...] = (0.5, 4.0),
         prior_fading: float = 0.995,
         set_fading: float = 0.99,
@@ -192,8 +193,12 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             raise ValueError(f"max_features must be an integer >= 1, got {self.max_features!r}")
         if self.max_depth < 0 or self.max_nodes < 1:
             raise ValueError("max_depth must be >= 0 and max_nodes >= 1")
-        if self.leaf_model != "adaptive" and self.leaf_model not in CANDIDATES:
-            raise ValueError(f"leaf_model must be 'adaptive' or one of {CANDIDATES}")
+        lm = self.leaf_model
+        if isinstance(lm, (tuple, list)):
+            if not lm or any(c not in CANDIDATES for c in lm):
+                raise ValueError(f"leaf_model: a tuple must hold some of {CANDIDATES}")
+        elif lm != "adaptive" and lm not in CANDIDATES:
+            raise ValueError(f"leaf_model must be 'adaptive', one of {CANDIDATES} or a tuple")
         if self.adwin_delta is not None and not 0.0 < self.adwin_delta < 1.0:
             raise ValueError(f"adwin_delta must be in (0, 1) or None, got {self.adwin_delta}")
         for name in ("prior_fading", "set_fading", "select_fading"):
@@ -203,7 +208,11 @@ class MultiLabelHoeffdingTree(ClusterLearner):
 
     def _init_state(self) -> None:
         self._validate()
-        cands = CANDIDATES if self.leaf_model == "adaptive" else (self.leaf_model,)
+        lm = self.leaf_model
+        if lm == "adaptive":
+            cands = CANDIDATES
+        else:
+            cands = tuple(lm) if isinstance(lm, (tuple, list)) else (lm,)
         self._cfg = LeafConfig(
             prior_fading=self.prior_fading,
             set_fading=self.set_fading,
@@ -223,7 +232,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         if model is None:
             model = LeafModel(self._cap, self._L, self._cfg)
             if self.leaf_model != "adaptive":
-                model.chosen = CANDIDATES.index(self.leaf_model)
+                model.chosen = CANDIDATES.index(self._cfg.candidates[0])
         stats = LeafStats(self._cap, self._L) if depth < self.max_depth else None
         return Leaf(depth, stats, model, self._new_adwin())
 

@@ -252,3 +252,15 @@ def test_restored_model_learns_whether_trained_or_not():
         again = pickle.loads(pickle.dumps(restored))
         again.learn_one(*data[0])
         assert again.n_learned == 21
+
+
+@pytest.mark.parametrize("partitioning", ["one", "binary_relevance"])
+def test_ablation_partitionings(partitioning):
+    model = IHOMER(partitioning=partitioning, handover=False)
+    for x, y in datasets.Yeast().take(400):
+        model.learn_one(x, y)
+    sizes = sorted(len(c) for c in model.partition)
+    assert sum(sizes) == 14
+    assert sizes == ([14] if partitioning == "one" else [1] * 14)
+    with pytest.raises(ValueError, match="partitioning"):
+        IHOMER(partitioning="flat")
