@@ -1,11 +1,15 @@
-"""IHOMER: the river estimator. It wires the label space, the per-cluster learners and the drift
-monitors together and owns nothing else.
+"""IHOMER: the river estimator. It wires the label space (:mod:`ihomer.labels`), the cluster
+learners and their lifecycle (:mod:`ihomer.lifecycle`), the router (:mod:`ihomer.routing`) and
+the global drift monitor together; of its own it keeps only the label index, the label-set counts
+of the empty-set fallback and the per-label counts that price the clusters the router skips.
 
 Data flow for one instance (``learn_one``)::
 
-    y ──► new labels? ──► LabelSpace.add_labels ──► partition changed? ──► rebuild cluster learners
+    y ──► new labels? ──► LabelSpace.add_labels ──► partition changed? ──► ClusterSet.align
     x ──► FeatureIndex.encode (absent = 0, None/NaN = missing) ──► SparseRow
-    for each cluster: learner.predict_proba (or the cached prediction) ──► cluster monitor ──► learn
+    routed? Router.predict ──► the clusters to ask; ClusterSet.predict (or the cached prediction)
+    the clusters with a present label (routed) or all ──► ClusterSet.learn (handover, drift, learn)
+    meta-labels ──► Router.learn
     1 - example-F1 of the union ──► global monitor ──► LabelSpace.check_now + faster fading
     present labels ──► LabelSpace.learn (Jaccard statistics, ODAC split / merge, refinement)
 """
@@ -18,10 +22,11 @@ from typing import Any
 import numpy as np
 from river import base
 
-from ihomer.drift import BackgroundCandidate, ErrorMonitor, instance_error
+from ihomer.drift import ErrorMonitor, instance_error
 from ihomer.events import EventLog
 from ihomer.features import FeatureIndex, SparseRow
 from ihomer.learner import ClusterLearner
+from ihomer.lifecycle import ClusterSet
 from ihomer.routing import Router
 
 __all__ = ["IHOMER"]
@@ -32,46 +37,6 @@ PARTITIONINGS = ("hierarchy", "one", "binary_relevance")
 
 #: with ``routing="auto"``, the partition size from which instances are routed
 AUTO_ROUTE_CLUSTERS = 16
-
-
-class _Cluster:
-    """One cluster of the learning partition: its labels and its learner."""
-
-    __slots__ = ("labels", "ids", "learner", "monitor", "background", "handover", "n")
-
-    def __init__(self, labels: tuple, ids: np.ndarray, learner: ClusterLearner, monitor) -> None:
-        self.labels = labels
-        self.ids = ids
-        self.learner = learner
-        self.monitor = monitor
-        self.background: BackgroundCandidate | None = None
-        self.handover: _Handover | None = None
-        self.n = 0
-
-
-class _Legacy:
-    """A learner of a dissolved cluster, kept learning its own labels during handovers."""
-
-    __slots__ = ("learner", "ids")
-
-    def __init__(self, learner: ClusterLearner, ids: np.ndarray) -> None:
-        self.learner = learner
-        self.ids = ids
-
-
-class _Handover:
-    """A new cluster still served by the learners its labels came from.
-
-    ``sources`` holds ``(legacy, positions in the legacy learner, positions in the cluster)``;
-    ``judge`` compares the served (legacy) error with the new learner's error and ends the
-    handover once the new learner is better, or after a bounded number of instances.
-    """
-
-    __slots__ = ("sources", "judge")
-
-    def __init__(self, sources: list, judge: BackgroundCandidate) -> None:
-        self.sources = sources
-        self.judge = judge
 
 
 class IHOMER(base.MultiLabelClassifier):
@@ -282,7 +247,16 @@ class IHOMER(base.MultiLabelClassifier):
             prototype = self.cluster_learner
         if self.seed is not None and "seed" in prototype._get_params():
             prototype = prototype.clone({"seed": self.seed})
-        self._prototype = prototype
+        self._events = EventLog()
+        self._cset = ClusterSet(
+            prototype,
+            self._events,
+            warm_start=self.warm_start,
+            n_min=self.n_min,
+            threshold=self.threshold,
+            cluster_drift_delta=self.cluster_drift_delta,
+            handover=self.handover,
+        )
         self._features = FeatureIndex()
         self._space = LabelSpace(
             delta=self.delta,
@@ -294,15 +268,11 @@ class IHOMER(base.MultiLabelClassifier):
         )
         self._label_ids: dict[Any, int] = {}
         self._labels: list[Any] = []
-        self._clusters: list[_Cluster] = []
-        self._legacy: list[_Legacy] = []
         self._version = -1
         self._rebuilt_at = 0
-        self._recent: collections.deque = collections.deque(maxlen=max(self.warm_start, 1))
         self._global = (
             ErrorMonitor(self.global_drift_delta) if self.global_drift_delta is not None else None
         )
-        self._events = EventLog()
         self._n = 0
         self._n_empty = 0
         self._set_counts: collections.Counter = collections.Counter()
@@ -338,12 +308,20 @@ class IHOMER(base.MultiLabelClassifier):
     @property
     def n_clusters(self) -> int:
         """Number of clusters in the current learning partition (0 before any label)."""
-        return len(self._clusters) if self._ready else 0
+        return len(self._cset.clusters) if self._ready else 0
 
     @property
     def partition(self) -> list[tuple]:
         """The current learning partition: disjoint label tuples covering every seen label."""
-        return [c.labels for c in self._clusters] if self._ready else []
+        return [c.labels for c in self._cset.clusters] if self._ready else []
+
+    @property
+    def _clusters(self) -> list:
+        return self._cset.clusters
+
+    @property
+    def _legacy(self) -> list:
+        return self._cset.legacy
 
     @property
     def n_learned(self) -> int:
@@ -353,10 +331,7 @@ class IHOMER(base.MultiLabelClassifier):
         """Approximate size of the learned state (learners' buffers and recent-instance buffer)."""
         if not self._ready:
             return 0
-        total = sum(c.learner.memory_bytes() for c in self._clusters)
-        total += sum(c.background.learner.memory_bytes() for c in self._clusters if c.background)
-        total += sum(lg.learner.memory_bytes() for lg in self._legacy)
-        total += sum(r.idx.nbytes + r.val.nbytes + ids.nbytes for r, ids in self._recent)
+        total = self._cset.memory_bytes()
         if self._router is not None:
             total += self._router.nbytes()
         return total
@@ -431,58 +406,25 @@ class IHOMER(base.MultiLabelClassifier):
             served, own, pm = self._predict_clusters(row)
             P = self._served(served, pm)
         routed = pm is not None
-        for lg in self._legacy:
-            y_lg = ytrue[lg.ids]
-            if not routed or y_lg.any():
-                lg.learner.learn(row, y_lg)
-                lg.learner.drain_events()
-        thr = self.threshold
-        on_all = P > thr
+        cset = self._cset
+        cset.learn_legacy(row, ytrue)
+        on_all = P > self.threshold
         n_pred = int(np.count_nonzero(on_all))
         n_both = int(np.count_nonzero(on_all[ids]))
-        handover_ended = False
         if routed:
-            meta = np.zeros(len(self._clusters), dtype=bool)
+            meta = np.zeros(len(cset.clusters), dtype=bool)
             meta[self._cluster_of[ids]] = True
             self._router.learn(row.idx, row.val, meta, None if pm.size != meta.size else pm)
             active = meta.nonzero()[0].tolist()
         else:
             if self._router is not None:  # one cluster: keep the router learning
-                meta = np.array([len(ids) > 0]) if self._clusters else np.zeros(0, dtype=bool)
+                meta = np.array([len(ids) > 0]) if cset.clusters else np.zeros(0, dtype=bool)
                 self._router.learn(row.idx, row.val, meta)
-            active = range(len(self._clusters))
-        clusters = self._clusters
+            active = range(len(cset.clusters))
         for k in active:
-            c = clusters[k]
-            yc = ytrue[c.ids]
-            pc = on_all[c.ids]
-            if c.handover is not None:
-                q = own[k]
-                if q is None:
-                    q = c.learner.predict_proba(row)
-                err_served = float(np.count_nonzero(pc != yc)) / len(yc)
-                err_own = float(np.count_nonzero((q > thr) != yc)) / len(yc)
-                verdict = c.handover.judge.score(err_served, err_own)
-                if verdict is not None:
-                    c.handover = None
-                    handover_ended = True
-                    self._events.record(
-                        self._n,
-                        "learner_swap",
-                        reason="handover",
-                        outcome=verdict,
-                        cluster_size=len(c.labels),
-                    )
-            elif c.monitor is not None:
-                err = float(np.count_nonzero(pc != yc)) / len(yc)
-                self._local_drift(c, row, yc, err)
-            c.learner.learn(row, yc)
-            c.n += 1
-            for kind, detail in c.learner.drain_events():
-                self._events.record(self._n, kind, cluster_size=len(c.labels), **detail)
-
-        if handover_ended:
-            self._collect_legacy()
+            c = cset.clusters[k]
+            cset.learn(k, row, ytrue[c.ids], on_all[c.ids], own[k], self._n)
+        cset.end_instance(row, ids)
         if self._global is not None:
             err = instance_error(len(ids), n_pred, n_both)
             if self._global.update(err):
@@ -491,7 +433,6 @@ class IHOMER(base.MultiLabelClassifier):
                     self._record(self._space.check_now())
                     self._space.speed_up_fading(0.5)
 
-        self._recent.append((row, ids))
         self._pos[ids] += 1.0
         self._count_set(ids)
         if self.partitioning == "hierarchy":
@@ -507,38 +448,17 @@ class IHOMER(base.MultiLabelClassifier):
     def _routing_now(self) -> bool:
         if self._router is None:
             return False
-        n = len(self._clusters)
+        n = len(self._cset.clusters)
         return n >= AUTO_ROUTE_CLUSTERS if self.routing == "auto" else n >= 2
 
     def _predict_clusters(self, row: SparseRow) -> tuple[list, list, np.ndarray | None]:
-        """Per cluster: the served probabilities (legacy learners during a handover) and the
-        cluster learner's own (None for a cluster the router skips), and the router's P(meta)
-        per cluster (None without routing)."""
+        """Per cluster: the served and the own probabilities (:meth:`ClusterSet.predict`; None
+        for a cluster the router skips), and the router's P(meta) per cluster (None without
+        routing)."""
         if self._routing_now():
             pm = self._router.predict(row.idx, row.val)
-            go = (pm >= self.route_threshold).tolist()
-            own = [
-                c.learner.predict_proba(row) if g else None for c, g in zip(self._clusters, go)
-            ]
-        else:
-            pm = None
-            own = [c.learner.predict_proba(row) for c in self._clusters]
-        if not self._legacy:
-            return own, own, pm
-        legacy: dict[int, np.ndarray] = {}
-        served = []
-        for c, q in zip(self._clusters, own):
-            if c.handover is None or q is None:
-                served.append(q)
-                continue
-            p = q.copy()
-            for lg, src, dst in c.handover.sources:
-                key = id(lg)
-                if key not in legacy:
-                    legacy[key] = lg.learner.predict_proba(row)
-                p[dst] = legacy[key][src]
-            served.append(p)
-        return served, own, pm
+            return (*self._cset.predict(row, (pm >= self.route_threshold).tolist()), pm)
+        return (*self._cset.predict(row), None)
 
     def _served(self, served: list, pm: np.ndarray | None) -> np.ndarray:
         """The probability of every label: the clusters' served predictions, and for a cluster
@@ -548,7 +468,7 @@ class IHOMER(base.MultiLabelClassifier):
             n_on = self._router.n_on[self._cluster_of]
             q = np.minimum(self._pos / np.maximum(n_on, 1.0), 1.0)
             np.multiply(pm[self._cluster_of], q, out=P)
-        for c, p in zip(self._clusters, served):
+        for c, p in zip(self._cset.clusters, served):
             if p is not None:
                 P[c.ids] = p
         return P
@@ -572,91 +492,22 @@ class IHOMER(base.MultiLabelClassifier):
         self._record(self._space.add_labels(labels))
         self._rebuild()
 
-    def _new_learner(self, n_labels: int) -> ClusterLearner:
-        learner = self._prototype.clone()
-        learner.add_labels(n_labels)
-        return learner
-
-    def _warm_start(
-        self, learner: ClusterLearner, ids: np.ndarray, last: int | None = None
-    ) -> None:
-        recent = list(self._recent)
-        if last is not None:
-            recent = recent[-last:]
-        mask = np.zeros(len(self._labels), dtype=bool)
-        routed = self._routing_now()
-        for row, present in recent:
-            mask[present] = True
-            yc = mask[ids]
-            if not routed or yc.any():  # a routed learner learns its cluster's instances only
-                learner.learn(row, yc)
-            mask[present] = False
-        learner.drain_events()
-
-    def _monitor(self):
-        if self.cluster_drift_delta is None:
-            return None
-        return ErrorMonitor(self.cluster_drift_delta)
-
     def _rebuild(self) -> None:
-        """Align the cluster learners with the label space's current partition.
-
-        Unchanged clusters keep their learner; a cluster that only gained brand-new labels keeps
-        its learner and grows it; a cluster inside one old cluster gets that learner restricted
-        to its labels (:meth:`ClusterLearner.restrict`); any other new cluster gets a fresh
-        learner warm-started on the recent-instance buffer, served by the learners its labels
-        came from until it is better (handover).
-        """
-        old = {c.labels: c for c in self._clusters}
-        old_of = {lab: (c, pos) for c in self._clusters for pos, lab in enumerate(c.labels)}
-        assigned = old_of.keys()
-        serving = self._serving_sources()
-        clusters = []
-        for labels in self._target_partition():
-            labels = tuple(labels)
-            ids = np.fromiter((self._label_ids[lab] for lab in labels), dtype=np.int64)
-            c = old.get(labels)
-            if c is None:
-                known = tuple(lab for lab in labels if lab in assigned)
-                prev = old.get(known) if known else None
-                if prev is not None and labels[: len(known)] == known:
-                    prev.learner.add_labels(len(labels) - len(known))
-                    if prev.background is not None:
-                        prev.background.learner.add_labels(len(labels) - len(known))
-                    prev.labels, prev.ids = labels, ids
-                    c = prev
-                else:
-                    c = self._restricted(labels, ids, old_of)
-                if c is None:
-                    learner = self._new_learner(len(labels))
-                    if self.warm_start and self._recent:
-                        self._warm_start(learner, ids)
-                    c = _Cluster(labels, ids, learner, self._monitor())
-                    if self.handover:
-                        c.handover = self._handover_for(labels, serving)
-            else:
-                c.ids = ids
-            clusters.append(c)
+        """Align the cluster learners with the current partition (:meth:`ClusterSet.align`) and
+        the router's meta-labels with the new clusters."""
+        cset = self._cset
+        cset.routed = self._routing_now()
+        sources = cset.align(self._target_partition(), self._label_ids, len(self._labels), self._n)
         if self._router is not None:
-            pos_of = {id(c): k for k, c in enumerate(self._clusters)}
-            sources = []
-            for c in clusters:
-                k = pos_of.get(id(c))
-                if k is not None:
-                    sources.append([k])
-                else:
-                    src = {pos_of[id(old_of[lab][0])] for lab in c.labels if lab in old_of}
-                    sources.append(sorted(src))
             self._router.resize(sources)
         cluster_of = np.zeros(len(self._labels), dtype=np.int64)
-        for k, c in enumerate(clusters):
+        for k, c in enumerate(cset.clusters):
             cluster_of[c.ids] = k
         self._cluster_of = cluster_of
-        self._clusters = clusters
+        cset.routed = self._routing_now()
         self._rebuilt_at = self._n
         self._version = self._space.partition_version
         self._pending = None
-        self._collect_legacy()
 
     def _target_partition(self) -> list[tuple]:
         if self.partitioning == "one":
@@ -664,96 +515,6 @@ class IHOMER(base.MultiLabelClassifier):
         if self.partitioning == "binary_relevance":
             return [(lab,) for lab in self._labels]
         return self._space.partition
-
-    def _restricted(self, labels: tuple, ids: np.ndarray, old_of: dict) -> _Cluster | None:
-        """A cluster whose labels all come from one trained old cluster (not in a handover) gets
-        that learner restricted to them: it predicts them as before the change, so it
-        needs neither a warm start nor a handover. None when that does not apply."""
-        src = [old_of.get(lab) for lab in labels]
-        if any(s is None for s in src):
-            return None
-        parent = src[0][0]
-        if any(s[0] is not parent for s in src) or parent.n == 0 or parent.handover is not None:
-            return None
-        learner = parent.learner.restrict(np.array([pos for _, pos in src], dtype=np.int64))
-        if learner is None:
-            return None
-        c = _Cluster(labels, ids, learner, self._monitor())
-        c.n = parent.n
-        self._events.record(
-            self._n, "learner_restricted", cluster_size=len(labels), from_size=len(parent.labels)
-        )
-        return c
-
-    def _serving_sources(self) -> dict:
-        """Label -> (legacy learner, position) of the learner serving it now."""
-        serving = {}
-        for c in self._clusters:
-            if c.handover is not None:
-                for lg, src, dst in c.handover.sources:
-                    for s, d in zip(src.tolist(), dst.tolist()):
-                        serving[c.labels[d]] = (lg, s)
-            if c.n == 0:
-                continue  # an untrained learner serves nothing worth keeping
-            lg = _Legacy(c.learner, c.ids)
-            for pos, lab in enumerate(c.labels):
-                serving.setdefault(lab, (lg, pos))
-        return serving
-
-    def _handover_for(self, labels: tuple, serving: dict) -> _Handover | None:
-        groups: dict[int, tuple[_Legacy, list, list]] = {}
-        for dst, lab in enumerate(labels):
-            src = serving.get(lab)
-            if src is None:
-                continue
-            lg, pos = src
-            entry = groups.setdefault(id(lg), (lg, [], []))
-            entry[1].append(pos)
-            entry[2].append(dst)
-        if not groups:
-            return None
-        sources = [
-            (lg, np.asarray(s, dtype=np.int64), np.asarray(d, dtype=np.int64))
-            for lg, s, d in groups.values()
-        ]
-        judge = BackgroundCandidate(
-            None, min_instances=max(50, self.n_min // 2), max_instances=5 * self.n_min
-        )
-        return _Handover(sources, judge)
-
-    def _collect_legacy(self) -> None:
-        seen = {}
-        for c in self._clusters:
-            if c.handover is not None:
-                for lg, _, _ in c.handover.sources:
-                    seen[id(lg)] = lg
-        self._legacy = list(seen.values())
-
-    def _local_drift(self, c: _Cluster, row: SparseRow, yc: np.ndarray, err: float) -> None:
-        bg = c.background
-        if bg is not None:
-            bg_err = float(np.count_nonzero((bg.learner.predict_proba(row) > self.threshold) != yc))
-            verdict = bg.score(err, bg_err / len(yc))
-            bg.learner.learn(row, yc)
-            bg.learner.drain_events()
-            if verdict == "swap":
-                c.learner, c.background = bg.learner, None
-                c.monitor = self._monitor()
-                self._events.record(
-                    self._n, "learner_swap", reason="drift", cluster_size=len(c.labels)
-                )
-            elif verdict == "drop":
-                c.background = None
-        if c.monitor.update(err) and c.background is None:
-            learner = self._new_learner(len(c.labels))
-            if self.warm_start:
-                self._warm_start(learner, c.ids, last=min(c.monitor.width, len(self._recent)))
-            c.background = BackgroundCandidate(
-                learner, min_instances=max(50, self.n_min // 2), max_instances=5 * self.n_min
-            )
-            self._events.record(
-                self._n, "cluster_drift", cluster_size=len(c.labels), error=c.monitor.mean
-            )
 
     def _count_set(self, ids: np.ndarray) -> None:
         if len(ids) == 0:
