@@ -172,6 +172,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         # 0..n-1 (dense streams), else ``_gmap`` (-1: unseen) and its inverse ``_gof``
         self._gmap: np.ndarray | None = None
         self._gof = np.zeros(0, dtype=np.int64)
+        self._last_loc: tuple | None = None  # (row arrays, their local form) of the last predict
         self._root: Leaf | Split | None = None
         self._scaler: FeatureScaler | None = None
         self._cfg: LeafConfig | None = None
@@ -278,14 +279,13 @@ class MultiLabelHoeffdingTree(ClusterLearner):
                 f"learn: y has shape {y.shape}, expected ({self._L},) (call add_labels first)"
             )
         gidx, gval, gmissing = _normalise(row)
-        idx, val, missing = self._localise(gidx, gval, gmissing, grow=True)
+        cached, self._last_loc = self._last_loc, None
+        if cached is not None and cached[0] is gidx and cached[1] is gmissing:
+            idx, val, missing = cached[2]  # predict_proba localised this row: all known
+        else:
+            idx, val, missing = self._localise(gidx, gval, gmissing, grow=True)
         rows = _dense_rows(idx)
-        if rows is not None:
-            self._ensure_cap(idx.size)  # idx is arange(n): its max is n - 1
-        elif idx.size:
-            self._ensure_cap(int(idx.max()) + 1)
-        if missing.size:
-            self._ensure_cap(int(missing.max()) + 1)
+        self._ensure_cap(self._gof.size)  # local ids are < the number of features seen
         w = float(w)
         scaler = self._scaler
         xs = scaler.transform(idx, val, rows)
@@ -377,6 +377,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
                 f"got {pos.tolist()}"
             )
         new = copy.deepcopy(self)
+        new._last_loc = None
         new._L = int(pos.size)
         new._events = []
         if new._root is None:
@@ -414,6 +415,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
                 node.model.take_features(rows, cap)
                 if node.stats is not None:
                     node.stats.take_features(rows, cap)
+        self._last_loc = None
         gof = self._gof[rows]
         top = int(gof.max()) + 1 if n else 1
         gmap = np.full(max(2 * top, 16), -1, dtype=np.int64)
@@ -426,6 +428,8 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             return np.zeros(self._L)
         gidx, gval, gmissing = _normalise(row)
         idx, val, missing = self._localise(gidx, gval, gmissing, grow=False)
+        if idx.size == gidx.size and missing.size == gmissing.size:
+            self._last_loc = (gidx, gmissing, (idx, val, missing))  # learn_one may reuse it
         rows = _dense_rows(idx)
         if rows is not None:
             cap = self._cap
