@@ -143,7 +143,9 @@ def _vw_options(name: str) -> str:
 
 
 #: Large streams where BR of ARF (n_models=10 per label) cannot finish in the per-job budget.
-_ARF_SLOW = frozenset({"enron", "slashdot", "20ng", "tmc2007-500", "corel5k", "medical", "cal500"})
+_ARF_SLOW = frozenset(
+    {"enron", "slashdot", "20ng", "tmc2007-500", "corel5k", "medical", "cal500", "delicious"}
+)
 
 _SPECS = [
     ModelSpec(
