@@ -177,9 +177,7 @@ def test_strings_missing_and_zero_values():
         ({"colour": "green", "m": None, "flag": False}, {"r": False, "g": True}),
     ] * 30
     _learn(model, records)
-    assert model._features({"colour": "red", "m": None, "z": 0.0, "w": 2.5}) == (
-        "colour=red w:2.5"
-    )
+    assert model._features({"colour": "red", "m": None, "z": 0.0, "w": 2.5}) == ("colour=red w:2.5")
     assert model.predict_one({"colour": "red"}) == {"r": True, "g": False}
     assert model.predict_one({"colour": "green"}) == {"r": False, "g": True}
 
