@@ -177,6 +177,8 @@ def run_child(job: dict[str, Any], result_path: str) -> int:
     clock = time.process_time
     cpu = 0.0
     n_pos = n_nnz = 0
+    trace: list[dict[str, Any]] = []
+    trace_every = int(job.get("trace_every") or 100)
     status, reason = "ok", ""
     rss_before = _vm_hwm_bytes()
     next_progress = PROGRESS_EVERY_S
@@ -202,6 +204,7 @@ def run_child(job: dict[str, Any], result_path: str) -> int:
             "peak_rss_bytes": _vm_hwm_bytes(),
             "rss_before_loop_bytes": rss_before,
             "digest": {"positives": n_pos, "nonzeros": n_nnz},
+            "trace": trace,
         }
 
     try:
@@ -211,6 +214,8 @@ def run_child(job: dict[str, Any], result_path: str) -> int:
             cpu += clock() - t0
             n_pos += sum(1 for v in y.values() if v)
             n_nnz += len(x)
+            if step.n % trace_every == 0:  # not timed
+                trace.append({"n": step.n, "cpu_s": cpu, "micro_f1": step.report.get()["micro_f1"]})
             if cpu > next_progress:
                 next_progress = cpu + PROGRESS_EVERY_S
                 _write_json(progress_path, record())
@@ -266,7 +271,8 @@ def run_job(job: dict[str, Any], work: Path, index: int) -> dict[str, Any]:
 
 def growth_exponents(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per (series, model): least-squares slope of log(CPU per instance) vs log(labels) (or
-    log(features) for the features series), over the points that processed instances.
+    log(features) for the features series), over the points that processed instances; and
+    ``exponent_top``, the slope between the two largest points (the growth at the top of the range).
 
     Examples
     --------
@@ -296,17 +302,86 @@ def growth_exponents(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         slope = sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sum(
             (a - mx) ** 2 for a in lx
         )
+        (x0, t0, _), (x1, t1, _) = pts[-2], pts[-1]
         out.append(
             {
                 "series": series,
                 "model": model,
                 "exponent": slope,
+                "exponent_top": math.log(t1 / t0) / math.log(x1 / x0),
                 "points": len(pts),
                 "x": [p[0] for p in pts],
                 "dnf_points": sum(p[2] != "ok" for p in pts),
             }
         )
     return out
+
+
+def same_prefix(results: list[dict[str, Any]], r: dict[str, Any]) -> tuple[int, dict] | None:
+    """The last trace point of ``r`` and every model's micro-F1 there (same stream)."""
+    if not r.get("trace"):
+        return None
+    n = r["trace"][-1]["n"]
+    out = {}
+    for other in results:
+        if other.get("stream") != r.get("stream"):
+            continue
+        hit = [t["micro_f1"] for t in other.get("trace") or [] if t["n"] == n]
+        if hit:
+            out[other["model"]] = hit[0]
+    return n, out
+
+
+#: The metrics of the named-stream table, with their short names.
+NAMED_METRICS = (
+    ("subset_accuracy", "subset"),
+    ("example_f1", "ex-F1"),
+    ("micro_f1", "micro-F1"),
+    ("macro_f1", "macro-F1"),
+    ("hamming_loss", "Hamming"),
+)
+
+
+def named_table(results: list[dict[str, Any]]) -> list[str]:
+    """Markdown lines: every metric and CPU time of the named streams, then per model the means
+    over the named streams it finished and its total CPU seconds."""
+    rows = [r for r in results if "named" in r.get("stream", {}).get("series", [])]
+    if not rows:
+        return []
+    head = " | ".join(short for _, short in NAMED_METRICS)
+    lines = [
+        "",
+        "Named streams (all metrics):",
+        "",
+        f"| stream | model | status | instances | {head} | CPU s | inst / CPU-s | peak RSS MB |",
+        "|---|---|---|---:|" + "---:|" * (len(NAMED_METRICS) + 3),
+    ]
+    for r in rows:
+        m = r.get("metrics") or {}
+        rss = r.get("peak_rss_bytes")
+        vals = " | ".join(_fmt(m.get(k), ".4f") for k, _ in NAMED_METRICS)
+        lines.append(
+            f"| {r['stream']['name']} | {r['model']} | {r.get('status')} | {_fmt(r.get('n'), ',')} "
+            f"| {vals} | {_fmt(r.get('cpu_s'), ',.2f')} | {_fmt(r.get('inst_per_cpu_s'), ',.0f')} "
+            f"| {_fmt(None if rss is None else rss / 2**20, ',.0f')} |"
+        )
+    lines += [
+        "",
+        f"| model (means over the finished) | streams finished | {head} | CPU s (sum) |",
+        "|---|---:|" + "---:|" * (len(NAMED_METRICS) + 1),
+    ]
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    for model in models:
+        done = [r for r in rows if r["model"] == model and r.get("status") == "ok"]
+        if not done:
+            continue
+        means = " | ".join(
+            f"{sum(r['metrics'][k] for r in done) / len(done):.4f}" for k, _ in NAMED_METRICS
+        )
+        total = sum(r["cpu_s"] for r in done)
+        n_all = sum(1 for r in rows if r["model"] == model)
+        lines.append(f"| {model} | {len(done)} / {n_all} | {means} | {total:.2f} |")
+    return lines
 
 
 def _fmt(v: Any, spec: str) -> str:
@@ -338,20 +413,28 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         "Growth exponent of CPU time per instance (log-log slope):",
         "",
-        "| series | model | exponent | points (x) | of which DNF |",
-        "|---|---|---:|---|---:|",
+        "| series | model | exponent (all points) | exponent (two largest) | points (x) | "
+        "of which DNF |",
+        "|---|---|---:|---:|---|---:|",
     ]
     for e in data["exponents"]:
         xs = ", ".join(f"{int(x):,}" for x in e["x"])
         lines.append(
-            f"| {e['series']} | {e['model']} | {e['exponent']:.2f} | {xs} | {e['dnf_points']} |"
+            f"| {e['series']} | {e['model']} | {e['exponent']:.2f} | {e['exponent_top']:.2f} | "
+            f"{xs} | {e['dnf_points']} |"
         )
     notes = [r for r in data["results"] if r.get("reason")]
     if notes:
         lines += ["", "Not finished:", ""]
-        lines += [
-            f"- {r.get('stream', {}).get('name')} / {r['model']}: {r['reason']}" for r in notes
-        ]
+        for r in notes:
+            lines.append(f"- {r.get('stream', {}).get('name')} / {r['model']}: {r['reason']}")
+            same = same_prefix(data["results"], r)
+            if same:
+                lines.append(
+                    f"  - micro-F1 at instance {same[0]:,} (its last trace point): "
+                    + ", ".join(f"{m} {v:.3f}" for m, v in same[1].items())
+                )
+    lines += named_table(data["results"])
     if data.get("digest_mismatch"):
         lines += [
             "",
@@ -467,6 +550,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="address-space cap of each child (RLIMIT_AS; 0: none)",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--trace-every", type=int, default=100, help="instances between trace points (micro-F1)"
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--name", default="label_scaling", help="stem of the output files")
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
@@ -477,6 +563,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.labels, args.features, args.text_labels = [5, 40], [300, 3000], [10, 40]
         args.text_labels_at, args.text_features_at = 10, 3000
         args.n, args.n_text, args.budget_s = 150, 150, min(args.budget_s, 60.0)
+        args.streams, args.n_streams = args.streams or ["river:yeast"], 150
     if args.n_text is None:
         args.n_text = args.n
     for key in ("n", "n_text"):
@@ -513,6 +600,7 @@ def main(argv: list[str] | None = None) -> int:
                     "seed": args.seed,
                     "budget_s": args.budget_s,
                     "mem_gb": args.mem_gb,
+                    "trace_every": args.trace_every,
                 }
                 rec = run_job(job, Path(tmp), len(results))
                 results.append(rec)

@@ -112,7 +112,8 @@ def test_quick_run_writes_every_output_with_its_numbers(tmp_path):
     assert data["models"] == ["ihomer", "vw-hinge"]
     vw_ok, vw_why = vw_available()
     streams = {r["stream"]["name"] for r in data["results"]}
-    assert len(streams) == 5 and len(data["results"]) == 10
+    assert len(streams) == 6 and len(data["results"]) == 12 and "river:yeast" in streams
+    assert "Named streams (all metrics)" in table
     for r in data["results"]:
         if r["model"] == "vw-hinge" and not vw_ok:
             assert r["status"] == "unavailable" and r["reason"] == vw_why
@@ -123,6 +124,8 @@ def test_quick_run_writes_every_output_with_its_numbers(tmp_path):
         assert r["peak_rss_bytes"] > 2**20
         assert 0.0 <= r["micro_f1"] <= 1.0
         assert f"| {r['model']} | ok | 150 / 150 | {r['inst_per_cpu_s']:,.1f} |" in table
+        assert [t["n"] for t in r["trace"]] == [100]
+        assert r["metrics"]["micro_f1"] == r["micro_f1"]
     series = {(e["series"], e["model"]) for e in data["exponents"]}
     for name in ("dense-labels", "text-features", "text-labels"):
         assert (name, "ihomer") in series
