@@ -444,7 +444,8 @@ def markdown(data: dict[str, Any]) -> str:
 
 
 def plot(data: dict[str, Any], path: Path) -> bool:
-    """Log-log plot of CPU us per instance vs labels and vs features (False: no matplotlib)."""
+    """Log-log plot of CPU us per instance vs labels and vs features (False: no matplotlib, or
+    no scaling series in the run)."""
     try:
         import matplotlib
 
@@ -453,6 +454,9 @@ def plot(data: dict[str, Any], path: Path) -> bool:
         from matplotlib import ticker
     except ImportError:
         return False
+    scaling = ("dense-labels", "text-labels", "text-features")
+    if not any(set(r.get("stream", {}).get("series", [])) & set(scaling) for r in data["results"]):
+        return False  # named streams only: nothing to plot
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     panels = [
         (axes[0], ("dense-labels", "text-labels"), "labels"),
