@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from ihomer.bench.vw import vw_available
-
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "label_scaling.py"
 
@@ -110,13 +108,13 @@ def test_quick_run_writes_every_output_with_its_numbers(tmp_path):
     data = json.loads((out / "q.json").read_text())
     table = (out / "q.md").read_text()
     assert data["models"] == ["ihomer", "vw-hinge"]
-    vw_ok, vw_why = vw_available()
+    vw_ok = data["vowpalwabbit"] is not None  # what the run saw (another process)
     streams = {r["stream"]["name"] for r in data["results"]}
     assert len(streams) == 6 and len(data["results"]) == 12 and "river:yeast" in streams
     assert "Named streams (all metrics)" in table
     for r in data["results"]:
         if r["model"] == "vw-hinge" and not vw_ok:
-            assert r["status"] == "unavailable" and r["reason"] == vw_why
+            assert r["status"] == "unavailable" and "pip install ihomer[vw]" in r["reason"]
             continue
         assert r["status"] == "ok", r
         assert r["n"] == r["n_planned"] == 150
