@@ -35,7 +35,7 @@ __all__ = [
 
 DEV_SUITE: list[str] = [
     "flags", "emotions", "yeast", "scene", "birds",
-    "enron", "medical", "slashdot", "20ng", "tmc2007-500",
+    "enron", "medical", "slashdot", "20ng", "tmc2007-500", "delicious",
 ]  # fmt: skip
 EXTRA: list[str] = ["cal500", "corel5k"]
 DEFAULT_STREAM = "river:yeast"
@@ -47,6 +47,7 @@ DATASET_FILES: dict[str, tuple[str, bool]] = {
     "yeast": ("yeast.arff", True),
     "cal500": ("cal500.arff", True),
     "corel5k": ("corel5k.arff", True),
+    "delicious": ("delicious.arff", True),
     "scene": ("scene.arff.bz2", False),
     "birds": ("birds.arff", False),
     "enron": ("enron.arff", False),

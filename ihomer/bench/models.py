@@ -33,7 +33,7 @@ class ModelSpec:
     name
         Row name in the tables (``family-short``).
     family
-        ``"ihomer"``, ``"river"`` or ``"moa"``.
+        ``"ihomer"``, ``"river"``, ``"moa"``, ``"vw"`` or ``"baseline"``.
     stochastic
         Run once per seed (mean +- std) when True, once (seed ``None``) when False.
     description
@@ -126,8 +126,26 @@ def _moa(short: str) -> Callable[[int | None, Any], Any]:
     return build
 
 
+def _vw(options: str) -> Callable[[int | None, Any], Any]:
+    def build(seed, stream):
+        from ihomer.bench.vw import VWMultiLabel
+
+        labels = list(getattr(stream, "labels", []) or []) or None
+        return VWMultiLabel(labels=labels, options=options)
+
+    return build
+
+
+def _vw_options(name: str) -> str:
+    from ihomer.bench import vw
+
+    return vw.VW_HINGE if name == "hinge" else vw.VW_LOGISTIC
+
+
 #: Large streams where BR of ARF (n_models=10 per label) cannot finish in the per-job budget.
-_ARF_SLOW = frozenset({"enron", "slashdot", "20ng", "tmc2007-500", "corel5k", "medical", "cal500"})
+_ARF_SLOW = frozenset(
+    {"enron", "slashdot", "20ng", "tmc2007-500", "corel5k", "medical", "cal500", "delicious"}
+)
 
 _SPECS = [
     ModelSpec(
@@ -203,6 +221,22 @@ _SPECS = [
         needs_scan=True,
     ),
     ModelSpec(
+        "vw-hinge",
+        "vw",
+        False,
+        "Vowpal Wabbit Workspace('--multilabel_oaa K+1 " + _vw_options("hinge") + "'), one "
+        "text line per instance, plus an always-on dummy label (ihomer.bench.vw)",
+        _vw(_vw_options("hinge")),
+    ),
+    ModelSpec(
+        "vw-logistic",
+        "vw",
+        False,
+        "Vowpal Wabbit Workspace('--multilabel_oaa K+1 " + _vw_options("logistic") + "'), "
+        "label on when its probability > 0.5, plus an always-on dummy label (ihomer.bench.vw)",
+        _vw(_vw_options("logistic")),
+    ),
+    ModelSpec(
         "river-br-ht-dense",
         "river",
         False,
@@ -227,6 +261,8 @@ DEFAULT_MODELS: tuple[str, ...] = (
     "moa-isoupt",
     "moa-br-ht",
     "moa-amrules",
+    "vw-hinge",
+    "vw-logistic",
 )
 
 #: What ``--quick`` uses without ``--models``.
@@ -272,6 +308,10 @@ def model_available(name: str) -> tuple[bool, str]:
         from ihomer.bench.moa import moa_available
 
         return moa_available(start_jvm=False)
+    if spec.family == "vw":
+        from ihomer.bench.vw import vw_available
+
+        return vw_available()
     if spec.family == "ihomer":
         try:
             from ihomer.model import IHOMER  # noqa: F401

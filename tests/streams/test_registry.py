@@ -16,7 +16,7 @@ from streams.registry import DATASET_FILES, DEFAULT_STREAM, DEV_SUITE, EXTRA, Ri
 def test_suite_names():
     assert DEV_SUITE == [
         "flags", "emotions", "yeast", "scene", "birds",
-        "enron", "medical", "slashdot", "20ng", "tmc2007-500",
+        "enron", "medical", "slashdot", "20ng", "tmc2007-500", "delicious",
     ]  # fmt: skip
     assert EXTRA == ["cal500", "corel5k"]
     assert set(DATASET_FILES) == set(DEV_SUITE + EXTRA)
