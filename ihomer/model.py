@@ -143,7 +143,7 @@ class IHOMER(base.MultiLabelClassifier):
         global_drift_delta: float | None = 0.002,
         cluster_drift_delta: float | None = 0.002,
         routing: bool | str = "auto",
-        route_threshold: float = 0.3,
+        route_threshold: float = 0.2,
         partitioning: str = "hierarchy",
         handover: bool = True,
         seed: int | None = 0,
