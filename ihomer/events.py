@@ -27,6 +27,7 @@ EVENT_KINDS: dict[str, str] = {
     "node_drift": "local",  # ADWIN inside a cluster tree fired (background subtree started)
     "subtree_swap": "local",  # a background subtree replaced its node
     "node_split": "local",  # a cluster tree grew (a leaf was split)
+    "memory_cap": "global",  # the model reached its memory budget and shed split statistics
 }
 
 

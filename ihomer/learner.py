@@ -55,3 +55,8 @@ class ClusterLearner(base.Base, abc.ABC):
     def memory_bytes(self) -> int:
         """Approximate size of the learned state in bytes (numpy buffers)."""
         return 0
+
+    def shed(self, nbytes: int) -> int:
+        """Free about ``nbytes`` of learned state that only serves growth (e.g. split
+        statistics) and stop growing; return the bytes freed (default: nothing to shed)."""
+        return 0

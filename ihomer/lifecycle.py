@@ -121,6 +121,7 @@ class ClusterSet:
         self.legacy: list[Legacy] = []
         self.recent: collections.deque = collections.deque(maxlen=max(warm_start, 1))
         self.n_labels = 0
+        self.frozen = False  # over the model's memory budget: see shed()
         self.routed = False  # routed learners learn (and warm-start on) their instances only
         self._handover_ended = False
 
@@ -131,6 +132,27 @@ class ClusterSet:
         total += sum(lg.learner.memory_bytes() for lg in self.legacy)
         total += sum(r.idx.nbytes + r.val.nbytes + ids.nbytes for r, ids in self.recent)
         return total
+
+    def shed(self, nbytes: int) -> int:
+        """Free about ``nbytes``: end every handover (the legacy learners go), drop the
+        background learners, keep a quarter of the warm-start buffer, then let the learners
+        shed (largest first). From now on new
+        learners are frozen and no handover or background learner starts. Returns the bytes
+        freed."""
+        before = self.memory_bytes()
+        self.frozen = True
+        for c in self.clusters:
+            c.handover = None
+            c.background = None
+        self.legacy = []
+        if self.recent.maxlen > 1:  # a quarter of the warm-start buffer, the newest
+            self.recent = collections.deque(self.recent, maxlen=max(1, self.recent.maxlen // 4))
+        freed = before - self.memory_bytes()
+        for c in sorted(self.clusters, key=lambda c: c.learner.memory_bytes(), reverse=True):
+            if freed >= nbytes:
+                break
+            freed += c.learner.shed(nbytes - freed)
+        return freed
 
     # -- prediction ------------------------------------------------------------------------------
     def predict(self, row: SparseRow, ask: Sequence[bool] | None = None) -> tuple[list, list]:
@@ -245,7 +267,7 @@ class ClusterSet:
                     if self.warm_start and self.recent:
                         self._warm_start(learner, ids)
                     c = Cluster(labels, ids, learner, self._monitor())
-                    if self.handover:
+                    if self.handover and not self.frozen:
                         c.handover = self._handover_for(labels, serving)
             else:
                 c.ids = ids
@@ -268,6 +290,8 @@ class ClusterSet:
     def _new_learner(self, n_labels: int) -> ClusterLearner:
         learner = self.prototype.clone()
         learner.add_labels(n_labels)
+        if self.frozen:
+            learner.shed(0)
         return learner
 
     def _monitor(self) -> ErrorMonitor | None:
@@ -371,7 +395,7 @@ class ClusterSet:
                 self.events.record(t, "learner_swap", reason="drift", cluster_size=len(c.labels))
             elif verdict == "drop":
                 c.background = None
-        if c.monitor.update(err) and c.background is None:
+        if c.monitor.update(err) and c.background is None and not self.frozen:
             learner = self._new_learner(len(c.labels))
             if self.warm_start:
                 last = min(c.monitor.width, len(self.recent))

@@ -108,6 +108,17 @@ class IHOMER(base.MultiLabelClassifier):
     handover
         Serve a new cluster from the learners its labels came from until its own learner is
         better (False: the new learner serves at once).
+    memory_budget_mb
+        Memory budget of the learned state (:meth:`memory_bytes`: every learner's buffers,
+        background and legacy learners and the warm-start buffer included), checked every
+        ``n_min / 4`` instances and after every re-partition. Over it, the model ends the
+        handovers (legacy learners go), drops the background learners, keeps a quarter of the
+        warm-start buffer, and the cluster trees shed their split statistics, largest first,
+        until the state is under 80% of the budget; from then on the trees no longer
+        grow (no new statistics, splits or background subtrees), new clusters get such frozen
+        learners, and no background learner or handover starts. What still grows is the linear
+        weights of new features and labels (about 16 bytes per feature and label in each
+        leaf). A ``memory_cap`` event records it. None: no budget.
     seed
         Seed given to the cluster learners that take one.
 
@@ -146,6 +157,7 @@ class IHOMER(base.MultiLabelClassifier):
         route_threshold: float = 0.2,
         partitioning: str = "hierarchy",
         handover: bool = True,
+        memory_budget_mb: float | None = 256.0,
         seed: int | None = 0,
     ) -> None:
         self.cluster_learner = cluster_learner
@@ -165,6 +177,7 @@ class IHOMER(base.MultiLabelClassifier):
         self.route_threshold = route_threshold
         self.partitioning = partitioning
         self.handover = handover
+        self.memory_budget_mb = memory_budget_mb
         self.seed = seed
         self._validate()
 
@@ -187,6 +200,8 @@ class IHOMER(base.MultiLabelClassifier):
             raise ValueError(
                 f"partitioning must be one of {PARTITIONINGS}, got {self.partitioning!r}"
             )
+        if self.memory_budget_mb is not None and not number("memory_budget_mb") > 0:
+            raise ValueError(f"memory_budget_mb must be None or > 0, got {self.memory_budget_mb!r}")
         if self.handover not in (True, False):
             raise ValueError(f"handover must be True or False, got {self.handover!r}")
         if self.routing not in (True, False, "auto"):
@@ -271,6 +286,7 @@ class IHOMER(base.MultiLabelClassifier):
         self._labels: list[Any] = []
         self._version = -1
         self._rebuilt_at = 0
+        self._budget_every = max(1, self.n_min // 4)
         self._global = (
             ErrorMonitor(self.global_drift_delta) if self.global_drift_delta is not None else None
         )
@@ -444,6 +460,10 @@ class IHOMER(base.MultiLabelClassifier):
         ):
             self._rebuild()  # at most once a grace period (new labels: at once, _add_labels)
         self._n += 1
+        if self.memory_budget_mb is not None and (
+            self._n % self._budget_every == 0 or self._rebuilt_at == self._n - 1
+        ):
+            self._enforce_budget()
 
     # ---------------------------------------------------------------- helpers
     def _routing_now(self) -> bool:
@@ -516,6 +536,17 @@ class IHOMER(base.MultiLabelClassifier):
         self._rebuilt_at = self._n
         self._version = self._space.partition_version
         self._pending = None
+
+    def _enforce_budget(self) -> None:
+        """See ``memory_budget_mb``."""
+        budget = self.memory_budget_mb * 2**20
+        used = self.memory_bytes()
+        if used <= budget:
+            return
+        freed = self._cset.shed(int(used - 0.8 * budget))
+        self._events.record(
+            self._n, "memory_cap", used_bytes=used, budget_bytes=int(budget), freed_bytes=freed
+        )
 
     def _target_partition(self) -> list[tuple]:
         if self.partitioning == "one":

@@ -173,6 +173,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         self._gmap: np.ndarray | None = None
         self._gof = np.zeros(0, dtype=np.int64)
         self._last_loc: tuple | None = None  # (row arrays, their local form) of the last predict
+        self._frozen = False  # shed(): no split statistics, no growth, no background subtrees
         self._root: Leaf | Split | None = None
         self._scaler: FeatureScaler | None = None
         self._cfg: LeafConfig | None = None
@@ -234,7 +235,8 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             model = LeafModel(self._cap, self._L, self._cfg)
             if self.leaf_model != "adaptive":
                 model.chosen = CANDIDATES.index(self._cfg.candidates[0])
-        stats = LeafStats(self._cap, self._L) if depth < self.max_depth else None
+        grows = depth < self.max_depth and not self._frozen
+        stats = LeafStats(self._cap, self._L) if grows else None
         return Leaf(depth, stats, model, self._new_adwin())
 
     def _ensure_cap(self, needed: int) -> None:
@@ -469,6 +471,24 @@ class MultiLabelHoeffdingTree(ClusterLearner):
                 total += 128
         return total
 
+    def shed(self, nbytes: int) -> int:
+        """Drop the split statistics of the leaves (largest first) until about ``nbytes`` are
+        freed, and stop growing: no new statistics, splits or background subtrees. The leaves
+        keep predicting (the naive Bayes candidate, which lives on the statistics, gives way
+        to the others)."""
+        self._frozen = True
+        if self._root is None:
+            return 0
+        leaves = [n for n in iter_nodes(self._root) if isinstance(n, Leaf) and n.stats is not None]
+        leaves.sort(key=lambda n: n.stats.nbytes(), reverse=True)
+        freed = 0
+        for leaf in leaves:
+            if freed >= nbytes:
+                break
+            freed += leaf.stats.nbytes()
+            leaf.stats = None
+        return freed
+
     # -- introspection --------------------------------------------------------------------------
     @property
     def n_nodes(self) -> int:
@@ -539,7 +559,11 @@ class MultiLabelHoeffdingTree(ClusterLearner):
                 if is_alt:
                     break  # inside a background subtree only its root's error matters
                 if adw.drift_detected and node.alt is None:
-                    if error_increased(before, adw.estimation) and self._n_nodes < self.max_nodes:
+                    if (
+                        error_increased(before, adw.estimation)
+                        and self._n_nodes < self.max_nodes
+                        and not self._frozen
+                    ):
                         node.alt = self._new_leaf(node.depth)
                         self._n_nodes += 1
                         self._record("node_drift", depth=node.depth, error=adw.estimation)
