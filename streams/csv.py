@@ -1,9 +1,10 @@
 """Multi-label streams from CSV files with a header row.
 
-This module owns reading CSV rows into ``(x, y)`` records: which columns are labels (by name or by
-a name prefix), label values (``1/0``, ``true/false``, ``yes/no``), and feature values (numeric text
-becomes ``float``, other text stays a category string, an empty cell is ``None``). It must not know
-about models or metrics.
+This module owns reading CSV rows into ``(x, y)`` records: which columns are labels (by name or by a
+name prefix), label values (``1/0``, ``true/false``, ``yes/no``), and feature values (numeric text
+becomes ``float`` (``nan``: missing), other text stays a category string, an empty cell is ``None``,
+an infinite number or one beyond ``1e150`` in magnitude is a malformed row, see
+:mod:`streams.values`). It must not know about models or metrics.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from streams.base import Stream, open_text
 from streams.errors import StreamFormatError
+from streams.values import unusable_reason, usable_number
 
 __all__ = ["CsvStream"]
 
@@ -24,14 +26,30 @@ _LABEL_VALUES = {
 }  # fmt: skip
 
 
+class _Unusable(Exception):
+    """A numeric cell the model must not see (infinite or too large)."""
+
+
 def _value(v: str) -> float | str | None:
     if v == "":
         return None
     try:
-        return float(v)
+        f = float(v)
     except ValueError:
         s = v.strip()
         return None if s == "" else s
+    if usable_number(f):  # NaN included: the model reads it as missing
+        return f
+    raise _Unusable(f)
+
+
+def _unusable_cell(row: list[str], fcols: list[tuple[int, str]]) -> str:
+    for i, name in fcols:
+        try:
+            _value(row[i])
+        except _Unusable as e:
+            return f"feature {name!r}: {unusable_reason(e.args[0])}"
+    return "unusable value"  # pragma: no cover - only called after _Unusable was raised
 
 
 def _stem(path: Path) -> str:
@@ -174,6 +192,11 @@ class CsvStream(Stream):
                     if bad is not None:
                         self._skip(StreamFormatError(src, line, bad))
                         continue
-                    yield {name: _value(row[i]) for i, name in fcols}, y
+                    try:
+                        x = {name: _value(row[i]) for i, name in fcols}
+                    except _Unusable:
+                        self._skip(StreamFormatError(src, line, _unusable_cell(row, fcols)))
+                        continue
+                    yield x, y
             except UnicodeDecodeError as e:
                 raise StreamFormatError(src, line + 1, f"not UTF-8 text ({e.reason})") from None

@@ -3,20 +3,20 @@
 This module owns reading one JSON object per line into ``(x, y)`` records and validating it:
 ``{"x": {name: number | string | null}, "labels": [present label names]}`` or, instead of
 ``labels``, ``"y": {label: bool}``. Label names are learned as they appear: every ``y`` holds every
-label seen so far (``False`` for those absent). NaN and infinities are rejected. It must not know
-about models or metrics.
+label seen so far (``False`` for those absent). NaN, infinities and numbers beyond ``1e150`` in
+magnitude are rejected (:mod:`streams.values`). It must not know about models or metrics.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from streams.base import Stream, open_text
 from streams.errors import StreamFormatError
+from streams.values import MAX_ABS_VALUE, unusable_reason, usable_number
 
 __all__ = ["JsonlStream", "parse_record"]
 
@@ -55,10 +55,14 @@ def parse_record(obj: object) -> tuple[dict, list[str] | dict[str, bool]]:
     for k, v in xr.items():
         t = type(v)
         if t is float:
-            if not math.isfinite(v):
-                raise ValueError(f"x[{k!r}] is not finite")
+            if not usable_number(v):
+                raise ValueError(f"x[{k!r}]: {unusable_reason(v)}")
             x[k] = v
         elif t is int:
+            if not -MAX_ABS_VALUE <= v <= MAX_ABS_VALUE:
+                raise ValueError(
+                    f"x[{k!r}]: an integer beyond the largest usable magnitude {MAX_ABS_VALUE!r}"
+                )
             x[k] = float(v)
         elif t is str or v is None:
             x[k] = v
