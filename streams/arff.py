@@ -17,12 +17,13 @@ from __future__ import annotations
 import os
 import re
 import xml.etree.ElementTree as ET
+import zlib
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from operator import lt
 from pathlib import Path
 
-from streams.base import Stream, open_text
+from streams.base import Stream, corrupt_file_error, open_text
 from streams.errors import StreamFormatError
 from streams.values import all_usable, unusable_reason, usable_float, usable_number
 
@@ -332,6 +333,11 @@ class ArffStream(Stream):
                         break
             except UnicodeDecodeError as e:
                 raise StreamFormatError(src, lineno + 1, f"not UTF-8 text ({e.reason})") from None
+            except (EOFError, zlib.error, OSError) as e:
+                error = corrupt_file_error(src, e)
+                if error is None:
+                    raise
+                raise error from None
         if not attrs:
             raise StreamFormatError(src, lineno, "no @attribute before @data")
         seen: set[str] = set()

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import csv as _csv
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from streams.base import Stream, open_text
+from streams.base import Stream, corrupt_file_error, open_text
 from streams.errors import StreamFormatError
 from streams.values import unusable_reason, usable_number
 
@@ -126,6 +127,11 @@ class CsvStream(Stream):
                 header = next(reader, None)
             except (_csv.Error, UnicodeDecodeError) as e:
                 raise StreamFormatError(src, 1, f"unreadable header row ({e})") from None
+            except (EOFError, zlib.error, OSError) as e:
+                error = corrupt_file_error(src, e)
+                if error is None:
+                    raise
+                raise error from None
         if not header:
             raise StreamFormatError(src, 1, "no header row")
         header = [h.strip() for h in header]
