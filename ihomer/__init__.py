@@ -1,15 +1,29 @@
-"""ihomer: streaming online multi-label learning (iHOMER), river-compatible."""
+"""ihomer: streaming online multi-label learning (iHOMER), river-compatible.
+
+``IHOMER`` is the estimator; ``save`` / ``load`` keep a trained model in a verified file
+(:mod:`ihomer.persist`); ``hierarchy`` and ``cluster_trees`` show what a model learned
+(:mod:`ihomer.inspection`). Everything is imported on first use.
+"""
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["IHOMER", "__version__"]
+__all__ = ["IHOMER", "__version__", "save", "load", "hierarchy", "cluster_trees"]
+
+_LAZY = {
+    "IHOMER": "ihomer.model",
+    "save": "ihomer.persist",
+    "load": "ihomer.persist",
+    "hierarchy": "ihomer.inspection",
+    "cluster_trees": "ihomer.inspection",
+}
 
 
 def __getattr__(name: str):
-    if name == "IHOMER":
-        from ihomer.model import IHOMER
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ihomer' has no attribute {name!r}")
+    import importlib
 
-        return IHOMER
-    raise AttributeError(name)
+    return getattr(importlib.import_module(module), name)
