@@ -79,6 +79,9 @@ class CsvStream(Stream):
         Stop after this many instances.
     delimiter
         The field separator.
+    labels_required
+        With False, a file read without ``label_columns`` / ``label_prefix`` is unlabelled: every
+        column is a feature and ``y`` is ``{}`` (for predicting with a trained model).
 
     Examples
     --------
@@ -105,10 +108,14 @@ class CsvStream(Stream):
         lenient: bool = False,
         limit: int | None = None,
         delimiter: str = ",",
+        labels_required: bool = True,
     ) -> None:
         super().__init__(lenient=lenient, limit=limit)
-        if label_columns is None and not label_prefix:
-            raise ValueError("CsvStream needs label_columns or label_prefix")
+        self.unlabelled = label_columns is None and not label_prefix
+        if self.unlabelled and labels_required:
+            raise ValueError(
+                f"{path}: CsvStream needs label_columns or label_prefix (which columns are labels)"
+            )
         if not isinstance(delimiter, str) or len(delimiter) != 1:
             raise ValueError(f"delimiter must be a single character, got {delimiter!r}")
         self.path = Path(path)
@@ -138,14 +145,16 @@ class CsvStream(Stream):
         if len(set(header)) != len(header):
             dup = sorted({h for h in header if header.count(h) > 1})
             raise StreamFormatError(src, 1, f"repeated column name(s) {dup[:5]}")
-        if self.label_columns is not None:
+        if self.unlabelled:
+            labels = []
+        elif self.label_columns is not None:
             missing = [c for c in self.label_columns if c not in header]
             if missing:
                 raise StreamFormatError(src, 1, f"label column(s) {missing[:5]} not in the header")
             labels = list(self.label_columns)
         else:
             labels = [h for h in header if h.startswith(self.label_prefix)]
-        if not labels:
+        if not labels and not self.unlabelled:
             raise StreamFormatError(src, 1, f"no column starts with {self.label_prefix!r}")
         label_set = set(labels)
         self.labels = labels

@@ -29,8 +29,11 @@ def _loads(text: str):
     return json.loads(text, parse_constant=_reject_constant)
 
 
-def parse_record(obj: object) -> tuple[dict, list[str] | dict[str, bool]]:
-    """Validate one decoded record; return ``x`` and the present labels (list) or the ``y`` dict.
+def parse_record(
+    obj: object, labels_required: bool = True
+) -> tuple[dict, list[str] | dict[str, bool] | None]:
+    """Validate one decoded record; return ``x`` and the present labels (list) or the ``y`` dict
+    (None for a record without either when ``labels_required`` is False).
 
     Raises ``ValueError`` with the reason when the record does not follow the schema.
 
@@ -69,6 +72,8 @@ def parse_record(obj: object) -> tuple[dict, list[str] | dict[str, bool]]:
         else:
             raise ValueError(f"x[{k!r}] must be a number, a string or null, got {t.__name__}")
     has_labels = "labels" in obj
+    if not labels_required and not has_labels and "y" not in obj:
+        return x, None
     if has_labels == ("y" in obj):
         raise ValueError("need exactly one of 'labels' (a list) or 'y' (an object)")
     if has_labels:
@@ -114,6 +119,9 @@ class JsonlStream(Stream):
         Skip malformed lines (counted in ``n_skipped``, kept in ``skipped``) instead of raising.
     limit
         Stop after this many instances.
+    labels_required
+        With False, a record with only ``"x"`` is unlabelled: its ``y`` is ``{}`` (for predicting
+        with a trained model).
 
     Examples
     --------
@@ -136,8 +144,10 @@ class JsonlStream(Stream):
         labels: list[str] | None = None,
         lenient: bool = False,
         limit: int | None = None,
+        labels_required: bool = True,
     ) -> None:
         super().__init__(lenient=lenient, limit=limit)
+        self.labels_required = labels_required
         if labels is not None and not all(isinstance(lab, str) for lab in labels):
             raise ValueError(f"labels must be a list of strings, got {labels!r}")
         self.path = Path(path)
@@ -163,7 +173,7 @@ class JsonlStream(Stream):
                     if not line.strip():
                         continue
                     try:
-                        x, ly = parse_record(_loads(line))
+                        x, ly = parse_record(_loads(line), self.labels_required)
                     except ValueError as e:  # JSONDecodeError is a ValueError
                         self._skip(StreamFormatError(src, lineno, str(e)))
                         continue
@@ -171,6 +181,9 @@ class JsonlStream(Stream):
                         if k not in known_f:
                             known_f.add(k)
                             features.append(k)
+                    if ly is None:
+                        yield x, {}
+                        continue
                     present = type(ly) is list
                     for lab in ly:
                         if lab not in known_l:

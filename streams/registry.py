@@ -162,8 +162,11 @@ def _check_keywords(cls: type, where: object, kwargs: dict) -> None:
 
 def _construct(cls: type, path: Path, kwargs: dict) -> Stream:
     """``cls(path, **kwargs)``; the label options (``labels``, ``label_prefix``, ``label_xml``)
-    are mapped to the adapter's own names, and an option that does not apply is a ValueError."""
+    are mapped to the adapter's own names, and an option that does not apply is a ValueError.
+    ``labels_required=False`` (unlabelled input allowed) reaches the adapters that take it."""
     options = _LABEL_OPTIONS.get(cls, {})
+    if "labels_required" not in inspect.signature(cls).parameters:
+        kwargs = {k: v for k, v in kwargs.items() if k != "labels_required"}
     out = {}
     for key, value in kwargs.items():
         if key in options:
@@ -214,7 +217,8 @@ def open_stream(spec: str, **kwargs) -> Stream:
     if low == "synth" or low.startswith("synth:"):
         from streams.synth import LabelClusterStream
 
-        params = {**_parse_synth(key), **{k: v for k, v in kwargs.items() if v is not None}}
+        given = {k: v for k, v in kwargs.items() if v is not None and k != "labels_required"}
+        params = {**_parse_synth(key), **given}
         for option in _OPTION_FLAG:
             if params.get(option) is not None:
                 raise ValueError(f"stream spec {spec!r}: a {_OPTION_FLAG[option]} does not apply "
@@ -226,7 +230,8 @@ def open_stream(spec: str, **kwargs) -> Stream:
         if given:
             raise ValueError(f"stream spec {spec!r}: a {_OPTION_FLAG[given[0]]} does not apply "
                              "to river's Yeast (its labels are known)")  # fmt: skip
-        kwargs = {k: v for k, v in kwargs.items() if k not in _OPTION_FLAG}
+        kwargs = {k: v for k, v in kwargs.items()
+                  if k not in _OPTION_FLAG and k != "labels_required"}  # fmt: skip
         _check_keywords(RiverYeastStream, f"stream spec {spec!r}", kwargs)
         return RiverYeastStream(**kwargs)
     if low.startswith("river:"):

@@ -83,7 +83,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="smoke test: small streams, 1000-instance prefixes, cheap models, 2 seeds",
     )
-    parser.add_argument("--out", default=None, help="output folder (default benchmarks/results)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="output folder (default benchmarks/results; with --quick a new temporary folder, "
+        "printed at the start)",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="parallel job processes (default 2)")
     parser.add_argument(
         "--job-timeout",
@@ -159,7 +164,12 @@ def run(args: argparse.Namespace) -> int:
         models = args.models or list(registry.QUICK_MODELS)
         seeds = list(range(1, min(args.seeds, 2) + 1))
         max_instances = args.max_instances or 1000
-        out = Path(args.out or "benchmarks/results/quick")
+        if args.out is None:  # a smoke run leaves nothing in the work tree
+            import tempfile
+
+            out = Path(tempfile.mkdtemp(prefix="ihomer-bench-quick-"))
+        else:
+            out = Path(args.out)
     else:
         streams = args.streams or suite.default_streams()
         models = args.models or list(registry.DEFAULT_MODELS)
@@ -289,6 +299,8 @@ def run(args: argparse.Namespace) -> int:
             plots = [str(p.relative_to(out)) for p in write_plots(records, out)]
         except ImportError as exc:
             meta["notes"].append(f"No plots: matplotlib is missing ({exc}); install ihomer[bench].")
+            print("ihomer bench: no plots: matplotlib is not installed; install it with: "
+                  "pip install 'ihomer[bench]' (or pass --no-plots)", file=sys.stderr)  # fmt: skip
     meta["plots"] = plots
     measured = load_measured_here() if max_instances is None else {}
     paths = write_report(records, out, published=published, measured=measured, meta=meta)
