@@ -20,10 +20,16 @@ _LAZY = {
 }
 
 
+#: Submodules reachable as attributes without an import (``ihomer.persist.saved_info``).
+_SUBMODULES = frozenset({"persist", "inspection", "registry", "evaluate", "metrics", "features"})
+
+
 def __getattr__(name: str):
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"ihomer.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'ihomer' has no attribute {name!r}")
-    import importlib
-
     return getattr(importlib.import_module(module), name)
