@@ -123,6 +123,11 @@ def _bench_peer(name: str, params: dict, seed: int | None, stream: Any) -> Any:
     if params:
         raise ValueError(f"model {name!r} takes no parameters (got {', '.join(params)})")
     spec = _bench_models()[name]
+    from ihomer.bench.models import model_available
+
+    ok, why = model_available(name)  # e.g. the moa extra or Java missing: say so, no traceback
+    if not ok:
+        raise ValueError(f"model {name!r} cannot run here: {why}")
     if spec.needs_scan and stream is None:
         raise ValueError(f"model {name!r} needs the stream (its features) to be built")
     if spec.needs_scan and not hasattr(stream, "scanned_features"):

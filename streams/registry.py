@@ -38,7 +38,7 @@ DEV_SUITE: list[str] = [
     "flags", "emotions", "yeast", "scene", "birds",
     "enron", "medical", "slashdot", "20ng", "tmc2007-500",
 ]  # fmt: skip
-EXTRA: list[str] = ["cal500", "corel5k"]
+EXTRA: list[str] = ["cal500", "corel5k", "delicious"]
 DEFAULT_STREAM = "river:yeast"
 
 #: file name of each shared data set, and whether its labels come from a Mulan XML beside it
@@ -48,6 +48,7 @@ DATASET_FILES: dict[str, tuple[str, bool]] = {
     "yeast": ("yeast.arff", True),
     "cal500": ("cal500.arff", True),
     "corel5k": ("corel5k.arff", True),
+    "delicious": ("delicious.arff", True),
     "scene": ("scene.arff.bz2", False),
     "birds": ("birds.arff", False),
     "enron": ("enron.arff", False),

@@ -60,3 +60,14 @@ def test_parse_model_spec_types():
     assert parse_model_spec("ihomer:a=1,b=0.5,c=none,d=true,e=text") == (
         "ihomer", {"a": 1, "b": 0.5, "c": None, "d": True, "e": "text"}
     )
+
+
+def test_a_peer_whose_extra_is_missing_says_so(monkeypatch):
+    import ihomer.bench.models as bench_models
+
+    monkeypatch.setattr(
+        bench_models, "model_available",
+        lambda name: (False, "MOA unavailable: capymoa not installed (the 'moa' extra)"),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="model 'moa-mlht' cannot run here: MOA unavailable"):
+        build_model("moa-mlht")

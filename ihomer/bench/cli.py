@@ -18,7 +18,7 @@ __all__ = ["add_arguments", "run", "main", "auto_trace_every"]
 #: Instances of the development-suite streams (to space the trace points without reading them).
 STREAM_SIZES = {
     "flags": 194, "emotions": 593, "yeast": 2417, "river:yeast": 2417, "cal500": 502,
-    "corel5k": 5000, "scene": 2407, "birds": 645, "enron": 1702, "medical": 978,
+    "corel5k": 5000, "delicious": 16105, "scene": 2407, "birds": 645, "enron": 1702, "medical": 978,
     "slashdot": 3782, "20ng": 19300, "tmc2007-500": 28596,
 }  # fmt: skip
 TRACE_POINTS = 200

@@ -25,7 +25,7 @@ def test_suite_names():
         "flags", "emotions", "yeast", "scene", "birds",
         "enron", "medical", "slashdot", "20ng", "tmc2007-500",
     ]  # fmt: skip
-    assert EXTRA == ["cal500", "corel5k"]
+    assert EXTRA == ["cal500", "corel5k", "delicious"]
     assert set(DATASET_FILES) == set(DEV_SUITE + EXTRA)
     assert DEFAULT_STREAM == "river:yeast"
 
