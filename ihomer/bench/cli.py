@@ -301,6 +301,9 @@ def run(args: argparse.Namespace) -> int:
             meta["notes"].append(f"No plots: matplotlib is missing ({exc}); install ihomer[bench].")
             print("ihomer bench: no plots: matplotlib is not installed; install it with: "
                   "pip install 'ihomer[bench]' (or pass --no-plots)", file=sys.stderr)  # fmt: skip
+    if not args.no_plots and "ihomer" in models and "matplotlib" not in str(meta["notes"]):
+        plots += [str(p.relative_to(out)) for p in _partition_plots(
+            streams, max_instances, seeds[0], out / "plots")]  # fmt: skip
     meta["plots"] = plots
     measured = load_measured_here() if max_instances is None else {}
     paths = write_report(records, out, published=published, measured=measured, meta=meta)
@@ -308,6 +311,32 @@ def run(args: argparse.Namespace) -> int:
          + (f" and {len(plots)} plots" if plots else ""))  # fmt: skip
     bad = sum(1 for r in records if r["status"] in ("error", "missing"))
     return 1 if bad and not args.report_only else 0
+
+
+def _partition_plots(
+    streams: list[str], max_instances: int | None, seed: int, folder: Path
+) -> list[Path]:
+    """iHOMER's label partition over each stream (:mod:`ihomer.bench.partition_plot`)."""
+    from ihomer.bench.jobs import SEED_PLACEHOLDER
+    from ihomer.bench.partition_plot import partition_over_stream, write_partition_plot
+    from ihomer.bench.suite import open_bench_stream, resolve
+
+    written = []
+    for stream in streams:
+        spec = resolve(stream).replace(SEED_PLACEHOLDER, str(seed))
+        try:
+            history = partition_over_stream(
+                open_bench_stream(spec), every=auto_trace_every(stream, max_instances),
+                max_instances=max_instances,
+            )  # fmt: skip
+        except (OSError, ValueError) as exc:
+            _log(f"  no partition plot for {stream}: {exc}")
+            continue
+        name = "".join(c if c.isalnum() or c in "-_" else "-" for c in stream)
+        written.append(write_partition_plot(
+            history, folder / f"ihomer_partition_{name}.png",
+            title=f"iHOMER on {stream}: label partition over the stream"))  # fmt: skip
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
