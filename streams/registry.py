@@ -218,7 +218,8 @@ def open_stream(spec: str, **kwargs) -> Stream:
     if low == "synth" or low.startswith("synth:"):
         from streams.synth import LabelClusterStream
 
-        given = {k: v for k, v in kwargs.items() if v is not None and k != "labels_required"}
+        given = {k: v for k, v in kwargs.items()  # a generated stream has no malformed record
+                 if v is not None and k not in ("labels_required", "lenient")}  # fmt: skip
         params = {**_parse_synth(key), **given}
         for option in _OPTION_FLAG:
             if params.get(option) is not None:

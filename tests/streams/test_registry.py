@@ -145,6 +145,11 @@ def test_open_stream_errors_name_the_problem(tmp_path):
         open_stream("river:yeast", labels=["a"])
 
 
+def test_lenient_is_accepted_by_every_kind_of_stream():
+    assert len(list(open_stream("synth:n_instances=5", lenient=True))) == 5
+    assert open_stream("river:yeast", lenient=True, limit=2).lenient
+
+
 def test_label_options_reach_each_adapter(tmp_path):
     c = tmp_path / "d.csv"
     c.write_text("a,t1,t2\n1,1,0\n")
