@@ -155,6 +155,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         return _fail("evaluate", f"--save keeps one model; {len(args.model)} --model given")
     try:
         stream = _open(args)
+        if getattr(stream, "n_instances", 0) is None and getattr(stream, "limit", 0) is None \
+                and args.max_instances is None:  # fmt: skip
+            return _fail("evaluate", f"{args.data!r} is an endless synthetic stream: give it "
+                         "n_instances=N (e.g. synth:n_instances=10000) or pass --max-instances N")
         models = {}
         for spec in args.model:
             models[spec] = build_model(spec, seed=args.seed, stream=stream)

@@ -226,6 +226,10 @@ def open_stream(spec: str, **kwargs) -> Stream:
                 raise ValueError(f"stream spec {spec!r}: a {_OPTION_FLAG[option]} does not apply "
                                  "to a synthetic stream")  # fmt: skip
         _check_keywords(LabelClusterStream, f"stream spec {spec!r}", params)
+        if isinstance(params.get("drifts"), str | int):  # synth:drifts=3500:labels+7000:concept
+            from streams.synth import parse_drifts
+
+            params["drifts"] = parse_drifts(params["drifts"])
         return LabelClusterStream(**params)
     if low in _RIVER_SPECS:
         given = [k for k in _OPTION_FLAG if kwargs.get(k) is not None]

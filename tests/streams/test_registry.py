@@ -145,6 +145,15 @@ def test_open_stream_errors_name_the_problem(tmp_path):
         open_stream("river:yeast", labels=["a"])
 
 
+def test_synth_drifts_from_a_spec():
+    from streams.synth import Drift
+
+    s = open_stream("synth:n_instances=100,drifts=30:labels+60:concept:10")
+    assert s.drift_points == [30, 60] and list(s._drifts) == [Drift(30), Drift(60, "concept", 10)]
+    with pytest.raises(ValueError, match="expected AT"):
+        open_stream("synth:drifts=x")
+
+
 def test_lenient_is_accepted_by_every_kind_of_stream():
     assert len(list(open_stream("synth:n_instances=5", lenient=True))) == 5
     assert open_stream("river:yeast", lenient=True, limit=2).lenient
