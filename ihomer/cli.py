@@ -136,6 +136,16 @@ def _stream_length(spec: str, stream: Any) -> int | None:
     return STREAM_SIZES.get(spec.strip().lower())
 
 
+_ENDLESS = ("{!r} is an endless synthetic stream: give it n_instances=N "
+            "(e.g. synth:n_instances=10000) or pass --max-instances N")
+
+
+def _endless(stream: Any, args: argparse.Namespace) -> bool:
+    """A generator without an end (synth without n_instances) and no --max-instances."""
+    return (getattr(stream, "n_instances", 0) is None and getattr(stream, "limit", 0) is None
+            and args.max_instances is None)  # fmt: skip
+
+
 def _label_hint(e: Exception) -> str:
     text = str(e)
     if "pass labels= or label_xml=" in text:
@@ -155,10 +165,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         return _fail("evaluate", f"--save keeps one model; {len(args.model)} --model given")
     try:
         stream = _open(args)
-        if getattr(stream, "n_instances", 0) is None and getattr(stream, "limit", 0) is None \
-                and args.max_instances is None:  # fmt: skip
-            return _fail("evaluate", f"{args.data!r} is an endless synthetic stream: give it "
-                         "n_instances=N (e.g. synth:n_instances=10000) or pass --max-instances N")
+        if _endless(stream, args):
+            return _fail("evaluate", _ENDLESS.format(args.data))
         models = {}
         for spec in args.model:
             models[spec] = build_model(spec, seed=args.seed, stream=stream)
@@ -295,6 +303,8 @@ def _predict(args: argparse.Namespace) -> int:
 
         model = load(args.model)
         stream = _open(args, labels_required=False)
+        if _endless(stream, args):
+            return _fail("predict", _ENDLESS.format(args.data))
         out = sys.stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")
     except OSError as e:
         return _fail("predict", _os_message(e))

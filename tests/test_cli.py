@@ -292,6 +292,8 @@ def test_predict_labelled_and_unlabelled_csv(tmp_path, capsys):
     unlabelled = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["labels"] for r in unlabelled] == [r["labels"] for r in labelled]
     assert all("true" not in r for r in unlabelled)
+    assert main(["predict", "--model", str(model_path), "--data", "synth"]) == 2
+    assert "endless synthetic stream" in capsys.readouterr().err
 
 
 def test_inspect_text_json_and_dot(tmp_path, capsys):
