@@ -126,6 +126,26 @@ def _open(args: argparse.Namespace, labels_required: bool = True) -> Any:
     return open_stream(args.data, **kwargs)
 
 
+def _unwritable(path: str) -> str | None:
+    """Why a model cannot be saved at ``path`` (None when it can): its folder is created and a
+    temporary file written and removed there, as the save will do."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    target = Path(path)
+    if target.is_dir():
+        return "is a directory"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=target.name + ".", suffix=".probe", dir=target.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        return f"cannot write there ({_os_message(e)})"
+    return None
+
+
 def _stream_length(spec: str, stream: Any) -> int | None:
     """The stream's length when it is known without reading it (for the progress bar)."""
     n = getattr(stream, "n_instances", None)
@@ -163,6 +183,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if args.save is not None and len(args.model) != 1:
         return _fail("evaluate", f"--save keeps one model; {len(args.model)} --model given")
+    if args.save is not None and (problem := _unwritable(args.save)):
+        return _fail("evaluate", f"--save {args.save}: {problem}")  # before a long run
     try:
         stream = _open(args)
         if _endless(stream, args):

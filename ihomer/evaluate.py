@@ -299,7 +299,7 @@ def prequential(
             length = len(stream)  # type: ignore[arg-type]
         if max_instances is not None:
             length = max_instances if length is None else min(length, max_instances)
-        bar = tqdm(total=length, file=sys.stderr, unit="inst", unit_scale=True, smoothing=0.1)
+        bar = tqdm(total=length, file=sys.stderr, unit="inst", smoothing=0.1)
     elif callable(progress):
         callback = progress
     elif progress is not False:
