@@ -33,7 +33,6 @@ __all__ = [
     "PrequentialStep",
     "PrequentialResult",
     "prequential",
-    "evaluate",
     "format_table",
     "peak_rss_bytes",
     "TRACE_WINDOW_METRICS",
@@ -245,6 +244,7 @@ def prequential(
     progress: bool | Callable[[int], Any] = False,
     measure_memory: bool = False,
     events: bool = True,
+    total: int | None = None,
 ) -> PrequentialResult:
     """Test-then-train ``model`` on every ``(x, y)`` of ``stream``, in order, no warm-up excluded.
 
@@ -260,13 +260,18 @@ def prequential(
         Add a trace entry every this many instances (and always one at the end); None or 0: only
         at the end.
     progress
-        True: a tqdm bar on stderr with instances/s; a callable: called with the number of
-        instances processed every 100 instances and at the end.
+        True: a tqdm bar on stderr with instances/s, the running micro-F1 and, when the length
+        is known (``total``, ``max_instances`` or ``len(stream)``), the total and the ETA; a
+        callable: called with the number of instances processed every 100 instances and at
+        the end.
     measure_memory
         Trace Python allocations with ``tracemalloc`` to report ``peak_memory_bytes``. This slows
         the run several times: do not use the same run for throughput figures.
     events
         Collect the structural events of ``model.events`` (an :class:`~ihomer.events.EventLog`).
+    total
+        The stream's length when the caller knows it (the progress bar's total); the bar uses
+        the smaller of it and ``max_instances``.
 
     Examples
     --------
@@ -289,10 +294,12 @@ def prequential(
     if progress is True:
         from tqdm.auto import tqdm
 
-        total = max_instances
-        if total is None and hasattr(stream, "__len__"):
-            total = len(stream)  # type: ignore[arg-type]
-        bar = tqdm(total=total, file=sys.stderr, unit="inst", unit_scale=True, smoothing=0.1)
+        length = total
+        if length is None and hasattr(stream, "__len__"):
+            length = len(stream)  # type: ignore[arg-type]
+        if max_instances is not None:
+            length = max_instances if length is None else min(length, max_instances)
+        bar = tqdm(total=length, file=sys.stderr, unit="inst", smoothing=0.1)
     elif callable(progress):
         callback = progress
     elif progress is not False:
@@ -307,7 +314,7 @@ def prequential(
             started_tracing = True
 
     trace: list[dict[str, Any]] = []
-    last_snapshot = report.snapshot()
+    last_snapshot = first_snapshot = report.snapshot()
     every = trace_every or 0
     start = time.perf_counter()
 
@@ -333,6 +340,8 @@ def prequential(
                 add_trace()
             if n % _PROGRESS_EVERY == 0:
                 if bar is not None:
+                    mf1 = window_metrics(first_snapshot, report.snapshot())["micro_f1"]
+                    bar.set_postfix_str(f"micro-F1 {mf1:.3f}", refresh=False)
                     bar.update(_PROGRESS_EVERY)
                 elif callback is not None:
                     callback(n)
@@ -367,9 +376,6 @@ def prequential(
         learn_seconds=step.learn_seconds,
     )
 
-
-#: Alias of :func:`prequential`.
-evaluate = prequential
 
 _SHORT_NAMES = {
     "subset_accuracy": "subset_acc",

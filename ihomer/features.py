@@ -5,6 +5,10 @@ This module owns the mapping from feature names to column ids and the semantics 
 * an **absent** key means the feature is **0** (sparse semantics, spec section 7); a present 0 is
   dropped, so the same record given as a dense or a sparse dict encodes identically;
 * ``None`` or NaN means **missing**, kept apart from zero (``row.missing``);
+* a **non-finite** number (``inf``, ``-inf``) or one larger in magnitude than
+  :data:`MAX_ABS_VALUE` (``1e150``; its square would overflow the model's float64 statistics) is
+  also **missing**: such a value never reaches, and so never poisons, the model's statistics
+  (the stream adapters refuse it earlier, with the file and line);
 * a string (or any non-numeric value) is a nominal category, one-hot encoded as the column
   ``"name=value"`` with value 1.0; ``bool`` is 0/1.
 
@@ -18,11 +22,25 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["FeatureIndex", "SparseRow"]
+__all__ = ["FeatureIndex", "SparseRow", "MAX_ABS_VALUE", "usable_number"]
+
+#: Largest magnitude a feature value may have; beyond it (and for inf / NaN) the value is missing.
+#: ``MAX_ABS_VALUE ** 2`` stays finite with a margin of 10**8 (sums of squares over long streams).
+MAX_ABS_VALUE = 1e150
 
 _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_F = np.empty(0, dtype=np.float64)
 _NUMERIC_TYPES = frozenset({float, int})
+
+
+def usable_number(v: float) -> bool:
+    """Whether the number ``v`` is a feature value the model may learn from: finite and at most
+    :data:`MAX_ABS_VALUE` in magnitude (otherwise it is treated as missing).
+
+    >>> usable_number(1e10), usable_number(float("inf")), usable_number(1e308), usable_number(-0.5)
+    (True, False, False, True)
+    """
+    return -MAX_ABS_VALUE <= v <= MAX_ABS_VALUE  # False for NaN too
 
 
 class SparseRow(NamedTuple):
@@ -49,11 +67,11 @@ class FeatureIndex:
     Examples
     --------
     >>> fi = FeatureIndex()
-    >>> row = fi.encode({"a": 1.5, "b": 0, "c": "red", "d": None})
+    >>> row = fi.encode({"a": 1.5, "b": 0, "c": "red", "d": None, "e": float("inf")})
     >>> fi.names
-    ['a', 'c=red', 'd']
+    ['a', 'c=red', 'd', 'e']
     >>> row.idx.tolist(), row.val.tolist(), row.missing.tolist()
-    ([0, 1], [1.5, 1.0], [2])
+    ([0, 1], [1.5, 1.0], [2, 3])
     >>> fi.encode({"zzz": 2.0}, grow=False).idx.tolist()
     []
     """
@@ -113,15 +131,19 @@ class FeatureIndex:
                     col.flags.writeable = False  # shared by the rows of the same key order
                     self._last_cols = (keys, col)
             if col is not None:
-                val = np.array(values, dtype=np.float64)
-                nan = np.isnan(val)
-                has_nan = nan.any()
-                if not has_nan and np.count_nonzero(val) == val.size:
+                try:
+                    val = np.array(values, dtype=np.float64)
+                except OverflowError:  # an int beyond float64: the general path says missing
+                    return self._encode_slow(x, grow)
+                # one reduction tells whether every value is usable (NaN fails the comparison)
+                bad = not (np.abs(val).max() <= MAX_ABS_VALUE)
+                if not bad and np.count_nonzero(val) == val.size:
                     return SparseRow(col, val, _EMPTY_I), True
                 keep = val != 0
-                if has_nan:
-                    keep &= ~nan
-                    return SparseRow(col[keep], val[keep], col[nan]), True
+                if bad:
+                    miss = ~(np.abs(val) <= MAX_ABS_VALUE)
+                    keep &= ~miss
+                    return SparseRow(col[keep], val[keep], col[miss]), True
                 if keep.all():
                     return SparseRow(col, val, _EMPTY_I), True
                 return SparseRow(col[keep], val[keep], _EMPTY_I), True
@@ -136,7 +158,7 @@ class FeatureIndex:
         for k, v in x.items():
             t = type(v)
             if t is float or t is int:
-                if v != v:  # NaN
+                if not -MAX_ABS_VALUE <= v <= MAX_ABS_VALUE:  # NaN, inf, too large: missing
                     i = self._id(k, grow)
                     if i >= 0:
                         missing.append(i)
@@ -155,8 +177,11 @@ class FeatureIndex:
                 if i >= 0:
                     missing.append(i)
             elif t is bool or isinstance(v, (int, float, np.number)) and not isinstance(v, str):
-                fv = float(v)
-                if math.isnan(fv):
+                try:
+                    fv = float(v)
+                except OverflowError:
+                    fv = math.nan
+                if not -MAX_ABS_VALUE <= fv <= MAX_ABS_VALUE:  # NaN, inf, too large: missing
                     i = self._id(k, grow)
                     if i >= 0:
                         missing.append(i)

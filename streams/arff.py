@@ -3,8 +3,9 @@
 This module owns reading ARFF text into ``(x, y)`` records: the header grammar (quoted names and
 values, comments, case-insensitive keywords), where the labels are (MEKA ``-C N`` in the relation
 name, a Mulan label XML, or an explicit list), and the value semantics (numeric and numeric-nominal
-values become ``float``, other nominal values stay category strings, ``?`` is ``None``). It must not
-know about models or metrics.
+values become ``float``, other nominal values stay category strings, ``?`` is ``None``; an infinite
+number or one beyond ``1e150`` in magnitude is a malformed value, see :mod:`streams.values`). It
+must not know about models or metrics.
 
 Rows are parsed by a fast path (``str.split`` and per-column converters prepared from the header);
 any row the fast path does not accept is re-read by a careful parser that either returns the
@@ -13,17 +14,18 @@ same record or explains, with the file line, why the row is malformed.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import xml.etree.ElementTree as ET
+import zlib
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from operator import lt
 from pathlib import Path
 
-from streams.base import Stream, open_text
+from streams.base import Stream, corrupt_file_error, open_text
 from streams.errors import StreamFormatError
+from streams.values import all_usable, unusable_reason, usable_float, usable_number
 
 __all__ = ["ArffStream", "read_label_xml"]
 
@@ -110,7 +112,7 @@ def _finite_float(v: str) -> float | None:
         f = float(v)
     except ValueError:
         return None
-    return f if math.isfinite(f) else None
+    return f if usable_number(f) else None
 
 
 class _Attr:
@@ -331,6 +333,11 @@ class ArffStream(Stream):
                         break
             except UnicodeDecodeError as e:
                 raise StreamFormatError(src, lineno + 1, f"not UTF-8 text ({e.reason})") from None
+            except (EOFError, zlib.error, OSError) as e:
+                error = corrupt_file_error(src, e)
+                if error is None:
+                    raise
+                raise error from None
         if not attrs:
             raise StreamFormatError(src, lineno, "no @attribute before @data")
         seen: set[str] = set()
@@ -426,7 +433,7 @@ class ArffStream(Stream):
             if is_label[c]:
                 continue
             if a.kind == "numeric":
-                fconv[c] = float
+                fconv[c] = usable_float  # raises ValueError: the careful parser says why
             elif a.kind == "nominal":  # an unquoted ? is missing even if '?' is in the domain
                 fconv[c] = {k: v for k, v in a.values.items() if k != "?"}.__getitem__
             else:
@@ -440,12 +447,13 @@ class ArffStream(Stream):
         # one converter for every feature column (all numeric, or all nominal with one domain)?
         fshared = None
         if all(attrs[c].kind == "numeric" for c in feat_cols):
-            fshared = float
+            fshared = float  # C float, values checked per row by all_usable
         elif all(attrs[c].kind == "nominal" for c in feat_cols):
             first = fconv[feat_cols[0]].__self__
             if all(fconv[c].__self__ == first for c in feat_cols):
                 fshared = first.__getitem__
         self._fshared = fshared
+        self._fcheck = fshared is float
         contiguous = feat_cols == list(range(feat_cols[0], feat_cols[-1] + 1))
         self._fslice = (
             slice(feat_cols[0], feat_cols[-1] + 1) if contiguous and fshared is not None else None
@@ -496,6 +504,7 @@ class ArffStream(Stream):
         ydef = self._ydef
         slow = self._parse_slow
         fshared = self._fshared
+        fcheck = self._fcheck
         lsplit = self._lsplit
         name_of = names.__getitem__
         lineno = self._header_lines
@@ -538,7 +547,10 @@ class ArffStream(Stream):
                                     else:
                                         li, lv, fi, fv = idx[:p], vs[:p], idx[p:], vs[p:]
                                     if fshared is not None:
-                                        x.update(zip(map(name_of, fi), map(fshared, fv)))
+                                        fv = list(map(fshared, fv))
+                                        if fcheck and not all_usable(fv):
+                                            raise ValueError
+                                        x.update(zip(map(name_of, fi), fv))
                                     else:
                                         for c, v in zip(fi, fv):
                                             x[names[c]] = fconv[c](v)
@@ -558,7 +570,10 @@ class ArffStream(Stream):
                             if len(vals) != n:
                                 raise ValueError
                             if fslice is not None:
-                                x = dict(zip(fnames, map(fshared, vals[fslice])))
+                                fv = list(map(fshared, vals[fslice]))
+                                if fcheck and not all_usable(fv):
+                                    raise ValueError
+                                x = dict(zip(fnames, fv))
                             else:
                                 x = {nm: cv(vals[c]) for c, nm, cv in fspec}
                             if lslice is not None:
@@ -597,9 +612,12 @@ class ArffStream(Stream):
             return b
         if a.kind == "numeric":
             try:
-                return float(raw)
+                f = float(raw)
             except ValueError:
                 raise _Bad(f"{where}: {raw!r} is not a number") from None
+            if not usable_number(f):
+                raise _Bad(f"{where}: {unusable_reason(f)}")
+            return f
         if a.kind == "nominal":
             if raw not in a.values:
                 dom = ",".join(a.domain[:8]) + (",..." if len(a.domain) > 8 else "")

@@ -1,8 +1,10 @@
 """The common shape of every stream adapter: iteration, limits, lenient skipping, file opening.
 
-This module owns :class:`Stream` (what a driver can rely on from any adapter) and
-:func:`open_text` (transparent ``gzip`` / ``bz2`` decompression, detected from the magic bytes).
-It must not know about any record format.
+This module owns :class:`Stream` (what a driver can rely on from any adapter),
+:func:`open_text` (transparent ``gzip`` / ``bz2`` decompression, detected from the magic bytes) and
+:func:`corrupt_file_error` (a truncated or corrupt compressed file is a :class:`StreamFormatError`,
+in lenient mode too: what follows the damage cannot be read). It must not know about any record
+format.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 import bz2
 import gzip
 import os
+import zlib
 from collections import deque
 from collections.abc import Iterator
 from typing import IO
 
 from streams.errors import StreamFormatError
 
-__all__ = ["Stream", "open_text", "MAX_KEPT_ERRORS"]
+__all__ = ["Stream", "open_text", "corrupt_file_error", "MAX_KEPT_ERRORS"]
 
 #: How many skipped-row errors a lenient stream keeps (the most recent ones).
 MAX_KEPT_ERRORS = 1_000
@@ -46,6 +49,25 @@ def open_text(path: str | os.PathLike) -> IO[str]:
     if magic == b"BZh":
         return bz2.open(path, "rt", encoding="utf-8")
     return open(path, encoding="utf-8")
+
+
+def corrupt_file_error(source: str, exc: BaseException) -> StreamFormatError | None:
+    """The :class:`StreamFormatError` for a read failure that means a damaged file (a truncated
+    or corrupt gzip / bzip2 stream), or None for other failures (a missing file stays a
+    ``FileNotFoundError``).
+
+    Examples
+    --------
+    >>> str(corrupt_file_error("a.arff.gz", EOFError("Compressed file ended early")))
+    'a.arff.gz: truncated or corrupt file (Compressed file ended early)'
+    >>> corrupt_file_error("a.arff", FileNotFoundError(2, "No such file")) is None
+    True
+    """
+    if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
+        return None
+    if isinstance(exc, EOFError | zlib.error | OSError):
+        return StreamFormatError(source, None, f"truncated or corrupt file ({exc})")
+    return None
 
 
 class Stream:
@@ -155,6 +177,11 @@ class Stream:
                     n += 1
                     if n >= limit:
                         return
+        except (EOFError, zlib.error, OSError) as exc:
+            error = corrupt_file_error(self.source, exc)
+            if error is None:
+                raise
+            raise error from None
         finally:
             records.close()
 

@@ -1,20 +1,23 @@
 """Multi-label streams from CSV files with a header row.
 
-This module owns reading CSV rows into ``(x, y)`` records: which columns are labels (by name or by
-a name prefix), label values (``1/0``, ``true/false``, ``yes/no``), and feature values (numeric text
-becomes ``float``, other text stays a category string, an empty cell is ``None``). It must not know
-about models or metrics.
+This module owns reading CSV rows into ``(x, y)`` records: which columns are labels (by name or by a
+name prefix), label values (``1/0``, ``true/false``, ``yes/no``), and feature values (numeric text
+becomes ``float`` (``nan``: missing), other text stays a category string, an empty cell is ``None``,
+an infinite number or one beyond ``1e150`` in magnitude is a malformed row, see
+:mod:`streams.values`). It must not know about models or metrics.
 """
 
 from __future__ import annotations
 
 import csv as _csv
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from streams.base import Stream, open_text
+from streams.base import Stream, corrupt_file_error, open_text
 from streams.errors import StreamFormatError
+from streams.values import unusable_reason, usable_number
 
 __all__ = ["CsvStream"]
 
@@ -24,14 +27,30 @@ _LABEL_VALUES = {
 }  # fmt: skip
 
 
+class _Unusable(Exception):
+    """A numeric cell the model must not see (infinite or too large)."""
+
+
 def _value(v: str) -> float | str | None:
     if v == "":
         return None
     try:
-        return float(v)
+        f = float(v)
     except ValueError:
         s = v.strip()
         return None if s == "" else s
+    if usable_number(f):  # NaN included: the model reads it as missing
+        return f
+    raise _Unusable(f)
+
+
+def _unusable_cell(row: list[str], fcols: list[tuple[int, str]]) -> str:
+    for i, name in fcols:
+        try:
+            _value(row[i])
+        except _Unusable as e:
+            return f"feature {name!r}: {unusable_reason(e.args[0])}"
+    return "unusable value"  # pragma: no cover - only called after _Unusable was raised
 
 
 def _stem(path: Path) -> str:
@@ -60,6 +79,9 @@ class CsvStream(Stream):
         Stop after this many instances.
     delimiter
         The field separator.
+    labels_required
+        With False, a file read without ``label_columns`` / ``label_prefix`` is unlabelled: every
+        column is a feature and ``y`` is ``{}`` (for predicting with a trained model).
 
     Examples
     --------
@@ -86,10 +108,14 @@ class CsvStream(Stream):
         lenient: bool = False,
         limit: int | None = None,
         delimiter: str = ",",
+        labels_required: bool = True,
     ) -> None:
         super().__init__(lenient=lenient, limit=limit)
-        if label_columns is None and not label_prefix:
-            raise ValueError("CsvStream needs label_columns or label_prefix")
+        self.unlabelled = label_columns is None and not label_prefix
+        if self.unlabelled and labels_required:
+            raise ValueError(
+                f"{path}: CsvStream needs label_columns or label_prefix (which columns are labels)"
+            )
         if not isinstance(delimiter, str) or len(delimiter) != 1:
             raise ValueError(f"delimiter must be a single character, got {delimiter!r}")
         self.path = Path(path)
@@ -108,20 +134,27 @@ class CsvStream(Stream):
                 header = next(reader, None)
             except (_csv.Error, UnicodeDecodeError) as e:
                 raise StreamFormatError(src, 1, f"unreadable header row ({e})") from None
+            except (EOFError, zlib.error, OSError) as e:
+                error = corrupt_file_error(src, e)
+                if error is None:
+                    raise
+                raise error from None
         if not header:
             raise StreamFormatError(src, 1, "no header row")
         header = [h.strip() for h in header]
         if len(set(header)) != len(header):
             dup = sorted({h for h in header if header.count(h) > 1})
             raise StreamFormatError(src, 1, f"repeated column name(s) {dup[:5]}")
-        if self.label_columns is not None:
+        if self.unlabelled:
+            labels = []
+        elif self.label_columns is not None:
             missing = [c for c in self.label_columns if c not in header]
             if missing:
                 raise StreamFormatError(src, 1, f"label column(s) {missing[:5]} not in the header")
             labels = list(self.label_columns)
         else:
             labels = [h for h in header if h.startswith(self.label_prefix)]
-        if not labels:
+        if not labels and not self.unlabelled:
             raise StreamFormatError(src, 1, f"no column starts with {self.label_prefix!r}")
         label_set = set(labels)
         self.labels = labels
@@ -174,6 +207,11 @@ class CsvStream(Stream):
                     if bad is not None:
                         self._skip(StreamFormatError(src, line, bad))
                         continue
-                    yield {name: _value(row[i]) for i, name in fcols}, y
+                    try:
+                        x = {name: _value(row[i]) for i, name in fcols}
+                    except _Unusable:
+                        self._skip(StreamFormatError(src, line, _unusable_cell(row, fcols)))
+                        continue
+                    yield x, y
             except UnicodeDecodeError as e:
                 raise StreamFormatError(src, line + 1, f"not UTF-8 text ({e.reason})") from None

@@ -3,20 +3,20 @@
 This module owns reading one JSON object per line into ``(x, y)`` records and validating it:
 ``{"x": {name: number | string | null}, "labels": [present label names]}`` or, instead of
 ``labels``, ``"y": {label: bool}``. Label names are learned as they appear: every ``y`` holds every
-label seen so far (``False`` for those absent). NaN and infinities are rejected. It must not know
-about models or metrics.
+label seen so far (``False`` for those absent). NaN, infinities and numbers beyond ``1e150`` in
+magnitude are rejected (:mod:`streams.values`). It must not know about models or metrics.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from streams.base import Stream, open_text
 from streams.errors import StreamFormatError
+from streams.values import MAX_ABS_VALUE, unusable_reason, usable_number
 
 __all__ = ["JsonlStream", "parse_record"]
 
@@ -29,8 +29,11 @@ def _loads(text: str):
     return json.loads(text, parse_constant=_reject_constant)
 
 
-def parse_record(obj: object) -> tuple[dict, list[str] | dict[str, bool]]:
-    """Validate one decoded record; return ``x`` and the present labels (list) or the ``y`` dict.
+def parse_record(
+    obj: object, labels_required: bool = True
+) -> tuple[dict, list[str] | dict[str, bool] | None]:
+    """Validate one decoded record; return ``x`` and the present labels (list) or the ``y`` dict
+    (None for a record without either when ``labels_required`` is False).
 
     Raises ``ValueError`` with the reason when the record does not follow the schema.
 
@@ -55,16 +58,22 @@ def parse_record(obj: object) -> tuple[dict, list[str] | dict[str, bool]]:
     for k, v in xr.items():
         t = type(v)
         if t is float:
-            if not math.isfinite(v):
-                raise ValueError(f"x[{k!r}] is not finite")
+            if not usable_number(v):
+                raise ValueError(f"x[{k!r}]: {unusable_reason(v)}")
             x[k] = v
         elif t is int:
+            if not -MAX_ABS_VALUE <= v <= MAX_ABS_VALUE:
+                raise ValueError(
+                    f"x[{k!r}]: an integer beyond the largest usable magnitude {MAX_ABS_VALUE!r}"
+                )
             x[k] = float(v)
         elif t is str or v is None:
             x[k] = v
         else:
             raise ValueError(f"x[{k!r}] must be a number, a string or null, got {t.__name__}")
     has_labels = "labels" in obj
+    if not labels_required and not has_labels and "y" not in obj:
+        return x, None
     if has_labels == ("y" in obj):
         raise ValueError("need exactly one of 'labels' (a list) or 'y' (an object)")
     if has_labels:
@@ -110,6 +119,9 @@ class JsonlStream(Stream):
         Skip malformed lines (counted in ``n_skipped``, kept in ``skipped``) instead of raising.
     limit
         Stop after this many instances.
+    labels_required
+        With False, a record with only ``"x"`` is unlabelled: its ``y`` is ``{}`` (for predicting
+        with a trained model).
 
     Examples
     --------
@@ -132,8 +144,10 @@ class JsonlStream(Stream):
         labels: list[str] | None = None,
         lenient: bool = False,
         limit: int | None = None,
+        labels_required: bool = True,
     ) -> None:
         super().__init__(lenient=lenient, limit=limit)
+        self.labels_required = labels_required
         if labels is not None and not all(isinstance(lab, str) for lab in labels):
             raise ValueError(f"labels must be a list of strings, got {labels!r}")
         self.path = Path(path)
@@ -159,7 +173,7 @@ class JsonlStream(Stream):
                     if not line.strip():
                         continue
                     try:
-                        x, ly = parse_record(_loads(line))
+                        x, ly = parse_record(_loads(line), self.labels_required)
                     except ValueError as e:  # JSONDecodeError is a ValueError
                         self._skip(StreamFormatError(src, lineno, str(e)))
                         continue
@@ -167,6 +181,9 @@ class JsonlStream(Stream):
                         if k not in known_f:
                             known_f.add(k)
                             features.append(k)
+                    if ly is None:
+                        yield x, {}
+                        continue
                     present = type(ly) is list
                     for lab in ly:
                         if lab not in known_l:

@@ -14,6 +14,7 @@ Specs:
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +38,7 @@ DEV_SUITE: list[str] = [
     "flags", "emotions", "yeast", "scene", "birds",
     "enron", "medical", "slashdot", "20ng", "tmc2007-500", "delicious",
 ]  # fmt: skip
-EXTRA: list[str] = ["cal500", "corel5k"]
+EXTRA: list[str] = ["cal500", "corel5k", "delicious"]
 DEFAULT_STREAM = "river:yeast"
 
 #: file name of each shared data set, and whether its labels come from a Mulan XML beside it
@@ -141,14 +142,59 @@ def _parse_synth(spec: str) -> dict[str, object]:
     return params
 
 
+#: What each label option means to each adapter (``None``: the option does not apply).
+_LABEL_OPTIONS: dict[type, dict[str, str | None]] = {
+    ArffStream: {"labels": "labels", "label_xml": "label_xml", "label_prefix": None},
+    CsvStream: {"labels": "label_columns", "label_prefix": "label_prefix", "label_xml": None},
+    JsonlStream: {"labels": "labels", "label_prefix": None, "label_xml": None},
+}
+_OPTION_FLAG = {"labels": "labels", "label_prefix": "label prefix", "label_xml": "label XML"}
+
+
+def _check_keywords(cls: type, where: object, kwargs: dict) -> None:
+    params = inspect.signature(cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return  # takes anything: the class checks
+    known = [p for p in params if p not in ("self", "path")]
+    unknown = [k for k in kwargs if k not in known]
+    if unknown:
+        raise ValueError(f"{where}: unknown parameter {unknown[0]!r}; known: {', '.join(known)}")
+
+
+def _construct(cls: type, path: Path, kwargs: dict) -> Stream:
+    """``cls(path, **kwargs)``; the label options (``labels``, ``label_prefix``, ``label_xml``)
+    are mapped to the adapter's own names, and an option that does not apply is a ValueError.
+    ``labels_required=False`` (unlabelled input allowed) reaches the adapters that take it."""
+    options = _LABEL_OPTIONS.get(cls, {})
+    if "labels_required" not in inspect.signature(cls).parameters:
+        kwargs = {k: v for k, v in kwargs.items() if k != "labels_required"}
+    out = {}
+    for key, value in kwargs.items():
+        if key in options:
+            target = options[key]
+            if target is None:
+                if value is None:
+                    continue
+                raise ValueError(f"{path}: a {_OPTION_FLAG[key]} does not apply to "
+                                 f"{cls.__name__} (files of this type)")  # fmt: skip
+            if value is not None:
+                out[target] = value
+            continue
+        out[key] = value
+    _check_keywords(cls, path, out)
+    return cls(path, **out)
+
+
 def _open_path(path: Path, **kwargs) -> Stream:
     low = path.name.lower()
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a stream file")
     if low.endswith((".arff", ".arff.gz", ".arff.bz2")):
-        return ArffStream(path, **kwargs)
+        return _construct(ArffStream, path, kwargs)
     if low.endswith((".csv", ".csv.gz", ".csv.bz2")):
-        return CsvStream(path, **kwargs)
+        return _construct(CsvStream, path, kwargs)
     if low.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".jsonl.bz2")):
-        return JsonlStream(path, **kwargs)
+        return _construct(JsonlStream, path, kwargs)
     raise ValueError(
         f"{path}: unknown stream file type (expected .arff[.gz|.bz2], .csv, .jsonl or .ndjson)"
     )
@@ -172,8 +218,27 @@ def open_stream(spec: str, **kwargs) -> Stream:
     if low == "synth" or low.startswith("synth:"):
         from streams.synth import LabelClusterStream
 
-        return LabelClusterStream(**{**_parse_synth(key), **kwargs})
+        given = {k: v for k, v in kwargs.items()  # a generated stream has no malformed record
+                 if v is not None and k not in ("labels_required", "lenient")}  # fmt: skip
+        params = {**_parse_synth(key), **given}
+        for option in _OPTION_FLAG:
+            if params.get(option) is not None:
+                raise ValueError(f"stream spec {spec!r}: a {_OPTION_FLAG[option]} does not apply "
+                                 "to a synthetic stream")  # fmt: skip
+        _check_keywords(LabelClusterStream, f"stream spec {spec!r}", params)
+        if isinstance(params.get("drifts"), str | int):  # synth:drifts=3500:labels+7000:concept
+            from streams.synth import parse_drifts
+
+            params["drifts"] = parse_drifts(params["drifts"])
+        return LabelClusterStream(**params)
     if low in _RIVER_SPECS:
+        given = [k for k in _OPTION_FLAG if kwargs.get(k) is not None]
+        if given:
+            raise ValueError(f"stream spec {spec!r}: a {_OPTION_FLAG[given[0]]} does not apply "
+                             "to river's Yeast (its labels are known)")  # fmt: skip
+        kwargs = {k: v for k, v in kwargs.items()
+                  if k not in _OPTION_FLAG and k != "labels_required"}  # fmt: skip
+        _check_keywords(RiverYeastStream, f"stream spec {spec!r}", kwargs)
         return RiverYeastStream(**kwargs)
     if low.startswith("river:"):
         raise ValueError(f"stream spec {spec!r}: only river:yeast is bundled")
@@ -189,9 +254,9 @@ def open_stream(spec: str, **kwargs) -> Stream:
         path = folder / filename
         if not path.is_file():
             raise FileNotFoundError(f"data set {low!r}: {path} not found in {folder}")
-        if mulan and "labels" not in kwargs and "label_xml" not in kwargs:
+        if mulan and kwargs.get("labels") is None and kwargs.get("label_xml") is None:
             kwargs["label_xml"] = str(folder / (low + ".xml"))
-        return ArffStream(path, **kwargs)
+        return _construct(ArffStream, path, kwargs)
     path = Path(key)
     if path.suffix or path.exists():
         if not path.exists():

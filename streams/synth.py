@@ -34,7 +34,7 @@ import numpy as np
 from streams.base import Stream
 from streams.partition_metrics import adjusted_rand_index
 
-__all__ = ["DRIFT_KINDS", "Drift", "LabelClusterStream", "Truth"]
+__all__ = ["DRIFT_KINDS", "Drift", "LabelClusterStream", "Truth", "parse_drifts"]
 
 #: The kinds of :class:`Drift`.
 DRIFT_KINDS = ("labels", "concept", "both")
@@ -137,6 +137,30 @@ def _is_int(v: object) -> bool:
 
 def _is_real(v: object) -> bool:
     return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+
+
+def parse_drifts(text: str | int) -> list[Drift]:
+    """``"AT[:KIND[:WIDTH]]+..."`` (the ``drifts=`` of a ``synth:`` spec) -> a list of
+    :class:`Drift`; a ValueError names a malformed part.
+
+    Examples
+    --------
+    >>> parse_drifts("500:labels+900:concept:100")
+    [Drift(at=500, kind='labels', width=0), Drift(at=900, kind='concept', width=100)]
+    >>> parse_drifts(700)
+    [Drift(at=700, kind='labels', width=0)]
+    """
+    drifts = []
+    for part in filter(None, (p.strip() for p in str(text).split("+"))):
+        bits = part.split(":")
+        try:
+            at = int(bits[0])
+            kind = bits[1] if len(bits) > 1 else "labels"
+            width = int(bits[2]) if len(bits) > 2 else 0
+        except ValueError as exc:
+            raise ValueError(f"drift {part!r}: expected AT[:KIND[:WIDTH]] ({exc})") from None
+        drifts.append(Drift(at, kind, width))
+    return drifts
 
 
 class LabelClusterStream(Stream):

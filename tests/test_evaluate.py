@@ -14,7 +14,6 @@ from river import datasets, linear_model, multioutput
 from ihomer.evaluate import (
     PrequentialResult,
     PrequentialStep,
-    evaluate,
     format_table,
     prequential,
 )
@@ -256,8 +255,19 @@ def test_bad_parameters_raise(kwargs):
         prequential(RecordingModel(), toy_stream(3), **kwargs)
 
 
-def test_evaluate_is_an_alias():
-    assert evaluate is prequential
+def test_the_dead_evaluate_alias_is_gone():
+    import ihomer.evaluate as module
+
+    assert not hasattr(module, "evaluate") and "evaluate" not in module.__all__
+
+
+def test_progress_bar_has_the_total_and_the_running_micro_f1(capsys):
+    data = [({"i": i}, {"a": i % 2 == 0, "b": True}) for i in range(300)]
+    prequential(RecordingModel(), iter(data), progress=True, total=300, trace_every=None)
+    err = capsys.readouterr().err
+    assert "300/300" in err and "micro-F1 " in err
+    prequential(RecordingModel(), iter(data), progress=True, total=1000, max_instances=200)
+    assert "200/200" in capsys.readouterr().err
 
 
 def test_format_table():

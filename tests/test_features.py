@@ -1,5 +1,6 @@
-"""Feature encoding: absent = 0, None/NaN = missing, strings one-hot; the vectorised fast path
-gives exactly what the general path gives."""
+"""Feature encoding: absent = 0, None/NaN/inf/|x| > 1e150 = missing, strings one-hot; the
+vectorised fast path gives exactly what the general path gives; one unusable value never poisons
+the model."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ihomer.features import FeatureIndex
+from ihomer.features import MAX_ABS_VALUE, FeatureIndex
 
 VALUES = st.one_of(
-    st.floats(allow_nan=True, allow_infinity=False, width=64),
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.sampled_from([1e150, -1e150, 1.0000001e150, 1e308, -1e200, 10**400, -(10**160)]),
     st.integers(-5, 5),
     st.none(),
     st.sampled_from(["red", "blue", "0"]),
@@ -102,5 +104,63 @@ def test_rows_with_the_same_key_order_share_one_read_only_column_array():
     assert c.idx.tolist() == [1, 0] and c.val.tolist() == [4.0, 3.0]
     d = fi.encode({"y": 0.0, "x": float("nan")})  # the cached order, with a zero and a NaN
     assert d.idx.tolist() == [] and d.missing.tolist() == [0]
-    e = fi.encode({"y": float("inf"), "x": float("-inf")})  # infinities are values, not NaN
-    assert e.idx.tolist() == [1, 0] and e.missing.tolist() == []
+    e = fi.encode({"y": float("inf"), "x": 2.0})  # the cached order, with an infinity
+    assert e.idx.tolist() == [0] and e.missing.tolist() == [1]
+
+
+UNUSABLE = [math.inf, -math.inf, math.nan, 1e308, -1e200, 1.0000001e150, 10**400,
+            np.float64(np.inf), np.float32(np.inf)]
+
+
+def _id(v) -> str:
+    return "10**400" if isinstance(v, int) else repr(v)
+
+
+@pytest.mark.parametrize("bad", UNUSABLE, ids=_id)
+@pytest.mark.parametrize("dense", [True, False], ids=["all-numeric", "mixed"])
+def test_non_finite_or_huge_values_are_missing_in_both_paths(bad, dense):
+    fi = FeatureIndex()
+    fi.encode({"a": 1.0, "b": 2.0, "c": "red"})
+    x = {"a": bad, "b": 2.0} if dense else {"a": bad, "b": 2.0, "c": "red"}
+    for _ in range(2):  # the first row may take the general path, the second the cached one
+        row = fi.encode(x)
+        assert "a" not in [fi.names[i] for i in row.idx]
+        assert [fi.names[i] for i in row.missing] == ["a"]
+        assert np.isfinite(row.val).all()
+
+
+def test_the_largest_usable_value_is_a_value():
+    fi = FeatureIndex()
+    fi.encode({"a": 1.0})
+    for v in (MAX_ABS_VALUE, -MAX_ABS_VALUE, 10**150):
+        row = fi.encode({"a": v})
+        assert row.val.tolist() == [float(v)] and row.missing.tolist() == []
+
+
+def _yeast(n):
+    from river import datasets
+
+    return list(datasets.Yeast().take(n))
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, 1e308, 10**400], ids=_id)
+def test_one_unusable_value_does_not_poison_the_model(bad):
+    """A model that saw ``inf`` (or 1e308) once learns exactly what it learns from a missing
+    value there, and its probabilities stay finite."""
+    from ihomer import IHOMER
+
+    data = _yeast(400)
+    x0, y0 = data[0]
+    poisoned, reference = IHOMER(), IHOMER()
+    poisoned.predict_one({**x0, "Att1": bad})
+    poisoned.learn_one({**x0, "Att1": bad}, y0)
+    reference.predict_one({**x0, "Att1": None})
+    reference.learn_one({**x0, "Att1": None}, y0)
+    for x, y in data[1:]:
+        assert poisoned.predict_one(x) == reference.predict_one(x)
+        poisoned.learn_one(x, y)
+        reference.learn_one(x, y)
+    probe = {**data[5][0], "Att2": bad}
+    p = poisoned.predict_proba_one(probe)
+    assert all(math.isfinite(v[True]) for v in p.values())
+    assert p == reference.predict_proba_one({**data[5][0], "Att2": None})

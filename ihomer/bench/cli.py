@@ -18,7 +18,7 @@ __all__ = ["add_arguments", "run", "main", "auto_trace_every"]
 #: Instances of the development-suite streams (to space the trace points without reading them).
 STREAM_SIZES = {
     "flags": 194, "emotions": 593, "yeast": 2417, "river:yeast": 2417, "cal500": 502,
-    "corel5k": 5000, "scene": 2407, "birds": 645, "enron": 1702, "medical": 978,
+    "corel5k": 5000, "delicious": 16105, "scene": 2407, "birds": 645, "enron": 1702, "medical": 978,
     "slashdot": 3782, "20ng": 19300, "tmc2007-500": 28596,
 }  # fmt: skip
 TRACE_POINTS = 200
@@ -83,7 +83,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="smoke test: small streams, 1000-instance prefixes, cheap models, 2 seeds",
     )
-    parser.add_argument("--out", default=None, help="output folder (default benchmarks/results)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="output folder (default benchmarks/results; with --quick a new temporary folder, "
+        "printed at the start)",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="parallel job processes (default 2)")
     parser.add_argument(
         "--job-timeout",
@@ -159,7 +164,12 @@ def run(args: argparse.Namespace) -> int:
         models = args.models or list(registry.QUICK_MODELS)
         seeds = list(range(1, min(args.seeds, 2) + 1))
         max_instances = args.max_instances or 1000
-        out = Path(args.out or "benchmarks/results/quick")
+        if args.out is None:  # a smoke run leaves nothing in the work tree
+            import tempfile
+
+            out = Path(tempfile.mkdtemp(prefix="ihomer-bench-quick-"))
+        else:
+            out = Path(args.out)
     else:
         streams = args.streams or suite.default_streams()
         models = args.models or list(registry.DEFAULT_MODELS)
@@ -289,6 +299,11 @@ def run(args: argparse.Namespace) -> int:
             plots = [str(p.relative_to(out)) for p in write_plots(records, out)]
         except ImportError as exc:
             meta["notes"].append(f"No plots: matplotlib is missing ({exc}); install ihomer[bench].")
+            print("ihomer bench: no plots: matplotlib is not installed; install it with: "
+                  "pip install 'ihomer[bench]' (or pass --no-plots)", file=sys.stderr)  # fmt: skip
+    if not args.no_plots and "ihomer" in models and "matplotlib" not in str(meta["notes"]):
+        plots += [str(p.relative_to(out)) for p in _partition_plots(
+            streams, max_instances, seeds[0], out / "plots")]  # fmt: skip
     meta["plots"] = plots
     measured = load_measured_here() if max_instances is None else {}
     paths = write_report(records, out, published=published, measured=measured, meta=meta)
@@ -296,6 +311,32 @@ def run(args: argparse.Namespace) -> int:
          + (f" and {len(plots)} plots" if plots else ""))  # fmt: skip
     bad = sum(1 for r in records if r["status"] in ("error", "missing"))
     return 1 if bad and not args.report_only else 0
+
+
+def _partition_plots(
+    streams: list[str], max_instances: int | None, seed: int, folder: Path
+) -> list[Path]:
+    """iHOMER's label partition over each stream (:mod:`ihomer.bench.partition_plot`)."""
+    from ihomer.bench.jobs import SEED_PLACEHOLDER
+    from ihomer.bench.partition_plot import partition_over_stream, write_partition_plot
+    from ihomer.bench.suite import open_bench_stream, resolve
+
+    written = []
+    for stream in streams:
+        spec = resolve(stream).replace(SEED_PLACEHOLDER, str(seed))
+        try:
+            history = partition_over_stream(
+                open_bench_stream(spec), every=auto_trace_every(stream, max_instances),
+                max_instances=max_instances,
+            )  # fmt: skip
+        except (OSError, ValueError) as exc:
+            _log(f"  no partition plot for {stream}: {exc}")
+            continue
+        name = "".join(c if c.isalnum() or c in "-_" else "-" for c in stream)
+        written.append(write_partition_plot(
+            history, folder / f"ihomer_partition_{name}.png",
+            title=f"iHOMER on {stream}: label partition over the stream"))  # fmt: skip
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:

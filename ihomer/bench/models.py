@@ -321,7 +321,8 @@ def model_available(name: str) -> tuple[bool, str]:
 
 
 def make_model(spec: str, seed: int | None = 0, stream: Any = None) -> Any:
-    """Build model ``spec`` (a name of :data:`MODELS`) for ``stream``.
+    """Build model ``spec`` for ``stream``: the one registry's :func:`ihomer.registry.build_model`
+    (a name of :data:`MODELS`, or ``ihomer[:key=value,...]``).
 
     MOA models and ``river-cc-lr`` need ``stream`` (its labels; MOA also its scanned features).
 
@@ -332,15 +333,9 @@ def make_model(spec: str, seed: int | None = 0, stream: Any = None) -> Any:
     >>> model.predict_one({})
     {'a': True}
     """
+    from ihomer.registry import build_model
+
     name = spec.partition(":")[0].strip()
     if name not in MODELS:
         raise ValueError(f"unknown benchmark model {name!r}; known: {', '.join(MODELS)}")
-    model_spec = MODELS[name]
-    if model_spec.needs_scan and stream is not None and not hasattr(stream, "scanned_features"):
-        from ihomer.bench.moa import scan_features
-
-        scan = scan_features(stream)
-        stream.scanned_features, stream.scanned_labels, stream.scanned_nominal = scan
-    if model_spec.needs_scan and stream is None:
-        raise ValueError(f"model {name!r} needs the stream (its features) to be built")
-    return model_spec.build(seed, stream)
+    return build_model(spec, seed=seed, stream=stream)

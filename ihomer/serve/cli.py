@@ -56,8 +56,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"ihomer serve: configuration error: {e}", file=sys.stderr)
         return 2
-    from ihomer.serve.daemon import Daemon
-    from ihomer.serve.logs import configure_logging
+    try:
+        from ihomer.serve.daemon import Daemon
+        from ihomer.serve.logs import configure_logging
+    except ModuleNotFoundError as e:  # a core install: the serve extra is missing
+        print(f"ihomer serve: error: the serve extra is not installed (no module {e.name!r}); "
+              "install it with: pip install 'ihomer[serve]'", file=sys.stderr)  # fmt: skip
+        return 2
 
     configure_logging(config.log_level)
 

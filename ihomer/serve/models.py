@@ -1,13 +1,13 @@
 """Which model the daemon trains: a name (or ``module:callable``) to a fresh river estimator.
 
-This module owns the model factory of ``ihomer serve`` and :class:`LabelwiseLogistic`, a small
-binary-relevance stand-in (one online logistic regression per label, labels added as they appear)
-used when iHOMER is not wanted. It must not know about Kafka or metrics.
+This module owns :class:`LabelwiseLogistic`, a small binary-relevance stand-in (one online logistic
+regression per label, labels added as they appear) used when iHOMER is not wanted;
+:func:`make_model` is the daemon's door to the one model registry (:mod:`ihomer.registry`). It must
+not know about Kafka or metrics.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 from typing import Any
 
@@ -89,24 +89,14 @@ class LabelwiseLogistic(base.MultiLabelClassifier):
 
 
 def make_model(name: str, seed: int = 42) -> base.MultiLabelClassifier:
-    """A fresh model: ``"ihomer"``, ``"br-logreg"`` or ``"package.module:factory"``.
+    """A fresh model from the one registry (:func:`ihomer.registry.build_model`): ``"ihomer"``,
+    ``"br-logreg"``, any model spec the CLI takes, or ``"package.module:factory"``.
 
     Examples
     --------
     >>> type(make_model("br-logreg")).__name__
     'LabelwiseLogistic'
     """
-    if name == "ihomer":
-        from ihomer import IHOMER
+    from ihomer.registry import build_model
 
-        return IHOMER(seed=seed)
-    if name == "br-logreg":
-        return LabelwiseLogistic()
-    if ":" in name:
-        module, _, attr = name.partition(":")
-        try:
-            factory = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as e:
-            raise ValueError(f"model {name!r}: cannot load the factory: {e}") from None
-        return factory()
-    raise ValueError(f"unknown model {name!r}; use one of {MODEL_NAMES} or 'module:factory'")
+    return build_model(name, seed=seed)

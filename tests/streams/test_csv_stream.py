@@ -98,3 +98,13 @@ def test_header_errors(tmp_path):
     p.write_text("y\n1\n")
     with pytest.raises(StreamFormatError, match="no feature"):
         CsvStream(p, label_columns=["y"])
+
+
+def test_unlabelled_csv_for_prediction(tmp_path):
+    p = tmp_path / "f.csv"
+    p.write_text("a,b\n1,x\n2,y\n")
+    with pytest.raises(ValueError, match="needs label_columns or label_prefix"):
+        CsvStream(p)
+    s = CsvStream(p, labels_required=False)
+    assert s.labels == [] and s.features == ["a", "b"]
+    assert list(s) == [({"a": 1.0, "b": "x"}, {}), ({"a": 2.0, "b": "y"}, {})]

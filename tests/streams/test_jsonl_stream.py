@@ -79,3 +79,14 @@ def test_malformed_lines(tmp_path, line, reason):
     s = JsonlStream(p, lenient=True)
     assert len(list(s)) == 2
     assert s.n_skipped == 1 and s.skipped[0].line == 3
+
+
+def test_unlabelled_records_for_prediction(tmp_path):
+    p = tmp_path / "u.jsonl"
+    p.write_text('{"x": {"a": 1}}\n{"x": {"a": 2}, "labels": ["l"]}\n')
+    with pytest.raises(StreamFormatError, match="need exactly one of 'labels'"):
+        list(JsonlStream(p))
+    assert list(JsonlStream(p, labels_required=False)) == [
+        ({"a": 1.0}, {}),
+        ({"a": 2.0}, {"l": True}),
+    ]

@@ -9,7 +9,14 @@ import types
 import pytest
 
 import streams
-from streams import ArffStream, CsvStream, JsonlStream, open_stream, shared_datasets_dir
+from streams import (
+    ArffStream,
+    CsvStream,
+    JsonlStream,
+    StreamFormatError,
+    open_stream,
+    shared_datasets_dir,
+)
 from streams.registry import DATASET_FILES, DEFAULT_STREAM, DEV_SUITE, EXTRA, RiverYeastStream
 
 
@@ -18,7 +25,7 @@ def test_suite_names():
         "flags", "emotions", "yeast", "scene", "birds",
         "enron", "medical", "slashdot", "20ng", "tmc2007-500", "delicious",
     ]  # fmt: skip
-    assert EXTRA == ["cal500", "corel5k"]
+    assert EXTRA == ["cal500", "corel5k", "delicious"]
     assert set(DATASET_FILES) == set(DEV_SUITE + EXTRA)
     assert DEFAULT_STREAM == "river:yeast"
 
@@ -119,3 +126,67 @@ def test_synth_spec_is_parsed_and_passed(monkeypatch):
 def test_unknown_attribute_of_package():
     with pytest.raises(AttributeError):
         streams.NoSuchThing  # noqa: B018
+
+
+def test_open_stream_errors_name_the_problem(tmp_path):
+    with pytest.raises(ValueError, match="unknown parameter 'n_instance'; known: n_features"):
+        open_stream("synth:n_instance=200")
+    with pytest.raises(ValueError, match="is a directory, not a stream file"):
+        open_stream(str(tmp_path))
+    d = tmp_path / "x.arff"
+    d.mkdir()
+    with pytest.raises(ValueError, match="is a directory"):
+        open_stream(str(d))
+    p = tmp_path / "d.jsonl"
+    p.write_text('{"x": {}, "labels": []}\n')
+    with pytest.raises(ValueError, match="label prefix does not apply to JsonlStream"):
+        open_stream(str(p), label_prefix="y_")
+    with pytest.raises(ValueError, match="does not apply to river's Yeast"):
+        open_stream("river:yeast", labels=["a"])
+
+
+def test_synth_drifts_from_a_spec():
+    from streams.synth import Drift
+
+    s = open_stream("synth:n_instances=100,drifts=30:labels+60:concept:10")
+    assert s.drift_points == [30, 60] and list(s._drifts) == [Drift(30), Drift(60, "concept", 10)]
+    with pytest.raises(ValueError, match="expected AT"):
+        open_stream("synth:drifts=x")
+
+
+def test_lenient_is_accepted_by_every_kind_of_stream():
+    assert len(list(open_stream("synth:n_instances=5", lenient=True))) == 5
+    assert open_stream("river:yeast", lenient=True, limit=2).lenient
+
+
+def test_label_options_reach_each_adapter(tmp_path):
+    c = tmp_path / "d.csv"
+    c.write_text("a,t1,t2\n1,1,0\n")
+    assert open_stream(str(c), labels=["t2"]).labels == ["t2"]
+    assert open_stream(str(c), label_prefix="t").labels == ["t1", "t2"]
+    a = tmp_path / "m.arff"
+    a.write_text("@relation m\n@attribute f numeric\n@attribute l1 {0,1}\n@data\n1,1\n")
+    with pytest.raises(StreamFormatError, match="pass labels= or label_xml="):
+        open_stream(str(a))
+    assert open_stream(str(a), labels=["l1"]).labels == ["l1"]
+    assert open_stream(str(a), labels=-1).labels == ["l1"]
+    x = tmp_path / "m.xml"
+    x.write_text('<labels><label name="l1"/></labels>')
+    assert open_stream(str(a), label_xml=str(x)).labels == ["l1"]
+
+
+def test_a_truncated_compressed_file_is_a_format_error_even_when_lenient(tmp_path):
+    import gzip
+
+    rows = "".join(f"{i % 2},{i}.25\n" for i in range(3000))
+    data = gzip.compress(("@relation 't: -C 1'\n@attribute y {0,1}\n@attribute a numeric\n"
+                          "@data\n" + rows).encode())  # fmt: skip
+    p = tmp_path / "t.arff.gz"
+    p.write_bytes(data[: len(data) // 2])
+    for lenient in (False, True):
+        stream = open_stream(str(p), lenient=lenient)
+        with pytest.raises(StreamFormatError, match="t.arff.gz: truncated or corrupt file"):
+            list(stream)
+    p.write_bytes(data[:30])
+    with pytest.raises(StreamFormatError, match="truncated or corrupt file"):
+        open_stream(str(p))
