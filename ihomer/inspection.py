@@ -22,10 +22,9 @@ __all__ = ["hierarchy", "cluster_trees", "ClusterTree", "LabelHierarchy"]
 
 # -- accessor layer -------------------------------------------------------------------------------
 def _read_clusters(model: Any) -> list[tuple[tuple, Any]]:
-    clusters = getattr(model, "__dict__", {}).get("_clusters")
-    if clusters is None:
-        return []
-    return [(tuple(c.labels), c.learner) for c in clusters]
+    if "_features" not in getattr(model, "__dict__", {}):
+        return []  # untrained (reading the property would not build state, but say it plainly)
+    return [(tuple(labels), learner) for labels, learner in model.cluster_learners]
 
 
 def _read_feature_names(model: Any) -> list[Any] | None:

@@ -333,6 +333,12 @@ class IHOMER(base.MultiLabelClassifier):
         return [c.labels for c in self._cset.clusters] if self._ready else []
 
     @property
+    def cluster_learners(self) -> list[tuple[tuple, ClusterLearner]]:
+        """``(labels, learner)`` of every cluster of the learning partition (read-only: the
+        learners belong to the model; :func:`ihomer.inspection.cluster_trees` draws them)."""
+        return [(c.labels, c.learner) for c in self._cset.clusters] if self._ready else []
+
+    @property
     def _clusters(self) -> list:
         return self._cset.clusters
 
