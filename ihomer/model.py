@@ -263,6 +263,9 @@ class IHOMER(base.MultiLabelClassifier):
             prototype = self.cluster_learner
         if self.seed is not None and "seed" in prototype._get_params():
             prototype = prototype.clone({"seed": self.seed})
+        if "memory_budget_mb" in prototype._get_params() and prototype.memory_budget_mb is None:
+            # each tree keeps to the model's budget when its arrays grow (between checks)
+            prototype = prototype.clone({"memory_budget_mb": self.memory_budget_mb})
         self._events = EventLog()
         self._cset = ClusterSet(
             prototype,

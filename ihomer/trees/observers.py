@@ -256,6 +256,48 @@ class LeafStats:
         nz_pos = self.nzp[:nf, :, 0]
         return pf - nz_pos, wf - nz_w, nz_pos, nz_w
 
+    #: floats per temporary of the threshold-split evaluation (features x thresholds x labels)
+    SPLIT_BLOCK = 1 << 20
+
+    def _threshold_merits(
+        self,
+        d: np.ndarray,
+        mean: np.ndarray,
+        sd: np.ndarray,
+        z_grid: np.ndarray,
+        wf: np.ndarray,
+        pf: np.ndarray,
+        zp: np.ndarray,
+        zw: np.ndarray,
+        min_branch: float,
+    ) -> tuple[np.ndarray, np.ndarray, tuple]:
+        """Merits (D, K) of the "x <= t" splits of features ``d`` at thresholds ``t`` (D, K),
+        and the children's (left_on, left_w, right_on, right_w) (D, K, L)."""
+        nz, nzp = self.nz, self.nzp
+        t = mean[d, None] + sd[d, None] * z_grid[None, :]  # (D, K)
+        won = nzp[d, :, 0]
+        woff = nz[d, 0][:, None] - won
+        son = nzp[d, :, 1]
+        soff = nz[d, 1][:, None] - son
+        qon = nzp[d, :, 2]
+        qoff = nz[d, 2][:, None] - qon
+        left_on = _gauss_left(won, son, qon, t)  # (D, K, L)
+        left_off = _gauss_left(woff, soff, qoff, t)
+        zl = (t >= 0.0)[:, :, None]
+        zpd = zp[d][:, None, :]
+        left_on = left_on + zl * zpd
+        left_off = left_off + zl * (zw[d][:, None, None] - zpd)
+        left_w = left_on + left_off
+        pfd = pf[d][:, None, :]
+        wfd = wf[d][:, None, None]
+        right_on = pfd - left_on
+        right_w = wfd - left_w
+        m = split_merit(pfd, wfd, left_on, left_w, right_on, right_w)  # (D, K)
+        lf = left_w.mean(-1) / wf[d][:, None]
+        m = np.where((lf >= min_branch) & (lf <= 1.0 - min_branch), m, -np.inf)
+        m = np.nan_to_num(m, nan=-np.inf)
+        return m, t, (left_on, left_w, right_on, right_w)
+
     def best_split(
         self, nf: int, z_grid: np.ndarray = DEFAULT_Z_GRID, min_branch: float = 0.01
     ) -> SplitCandidate | None:
@@ -266,7 +308,6 @@ class LeafStats:
             return None
         wf, pf = self.observed(nf)
         nz = self.nz[:nf]
-        nzp = self.nzp[:nf]
         zp, zw, nzpos, nzw = self.zero_split_stats(nf)
         wcol = wf[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -282,36 +323,18 @@ class LeafStats:
             dense = np.flatnonzero((sd > 1e-12 * (np.abs(mean) + 1.0)) & (nz[:, 0] > 0))
             m_thr = np.full(nf, -np.inf)
             t_best = np.zeros(nf)
-            thr_parts = None
-            if dense.size:
-                d = dense
-                t = mean[d, None] + sd[d, None] * z_grid[None, :]  # (D, K)
-                won = nzp[d, :, 0]
-                woff = nz[d, 0][:, None] - won
-                son = nzp[d, :, 1]
-                soff = nz[d, 1][:, None] - son
-                qon = nzp[d, :, 2]
-                qoff = nz[d, 2][:, None] - qon
-                left_on = _gauss_left(won, son, qon, t)  # (D, K, L)
-                left_off = _gauss_left(woff, soff, qoff, t)
-                zl = (t >= 0.0)[:, :, None]
-                zpd = zp[d][:, None, :]
-                left_on = left_on + zl * zpd
-                left_off = left_off + zl * (zw[d][:, None, None] - zpd)
-                left_w = left_on + left_off
-                pfd = pf[d][:, None, :]
-                wfd = wf[d][:, None, None]
-                right_on = pfd - left_on
-                right_w = wfd - left_w
-                m = split_merit(pfd, wfd, left_on, left_w, right_on, right_w)  # (D, K)
-                lf = left_w.mean(-1) / wf[d][:, None]
-                m = np.where((lf >= min_branch) & (lf <= 1.0 - min_branch), m, -np.inf)
-                m = np.nan_to_num(m, nan=-np.inf)
+            k_best = np.zeros(nf, dtype=np.int64)
+            # in blocks of features: the temporaries are (block, thresholds, labels) arrays
+            L = pf.shape[1]
+            block = max(1, self.SPLIT_BLOCK // max(1, z_grid.size * L))
+            for i in range(0, dense.size, block):
+                d = dense[i : i + block]
+                m, t, _ = self._threshold_merits(d, mean, sd, z_grid, wf, pf, zp, zw, min_branch)
                 k = m.argmax(1)
                 rows = np.arange(d.size)
                 m_thr[d] = m[rows, k]
                 t_best[d] = t[rows, k]
-                thr_parts = (d, k, left_on, left_w, right_on, right_w)
+                k_best[d] = k
             m_zero = np.nan_to_num(m_zero, nan=-np.inf)
         per_feature = np.maximum(m_zero, m_thr)
         if not np.isfinite(per_feature).any():
@@ -326,11 +349,14 @@ class LeafStats:
             rp, rw = nzpos[f].copy(), np.full(pf.shape[1], nzw[f])
             kind, thr, merit = ZERO_SPLIT, 0.0, float(m_zero[f])
         else:
-            d, k, lo, lwa, ro, rwa = thr_parts
-            j = int(np.searchsorted(d, f))
-            kk = k[j]
-            lp, lw = lo[j, kk].copy(), lwa[j, kk].copy()
-            rp, rw = ro[j, kk].copy(), rwa[j, kk].copy()
+            d = np.array([f])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                _, _, (lo, lwa, ro, rwa) = self._threshold_merits(
+                    d, mean, sd, z_grid, wf, pf, zp, zw, min_branch
+                )
+            kk = k_best[f]
+            lp, lw = lo[0, kk].copy(), lwa[0, kk].copy()
+            rp, rw = ro[0, kk].copy(), rwa[0, kk].copy()
             kind, thr, merit = THRESHOLD_SPLIT, float(t_best[f]), float(m_thr[f])
         return SplitCandidate(
             feature=f,
@@ -390,7 +416,7 @@ class LeafStats:
             rows = np.flatnonzero(nzw != self.nb_nzw)
             base, packed = self.nb
             if rows.size:
-                coef, terms = self._nb_rows(rows, alpha, k)
+                coef, terms = self._nb_chunks(rows, alpha, k)
                 S = base - self.nb_prior + terms.sum(0) - self.nb_terms[rows].sum(0)
                 packed[rows] = coef
                 self.nb_terms[rows] = terms
@@ -399,12 +425,28 @@ class LeafStats:
             self.nb_nzw[rows] = nzw[rows]
             self.nb = (prior + S, packed)
         else:
-            coef, terms = self._nb_rows(slice(None), alpha, k)
+            coef, terms = self._nb_chunks(np.arange(self.nz.shape[0]), alpha, k)
             self.nb_terms = terms
             self.nb_nzw = nzw.copy()
             self.nb_full_w = self.w
             self.nb = (prior + terms.sum(0), coef)  # coef: (features, 3L)
         self.nb_prior = prior
+
+    #: features per block of a naive Bayes refit: bounds its temporaries (about 20 arrays of
+    #: block x labels floats) whatever the number of features
+    NB_BLOCK = 256
+
+    def _nb_chunks(self, rows: np.ndarray, alpha: float, k: float) -> tuple:
+        """:meth:`_nb_rows` over ``rows`` in blocks of ``NB_BLOCK`` features."""
+        B = self.NB_BLOCK
+        if rows.size <= B:
+            return self._nb_rows(rows, alpha, k)
+        L = self.pos.size
+        coef = np.empty((rows.size, 3 * L))
+        terms = np.empty((rows.size, L))
+        for i in range(0, rows.size, B):
+            coef[i : i + B], terms[i : i + B] = self._nb_rows(rows[i : i + B], alpha, k)
+        return coef, terms
 
     def _nb_rows(self, rows: slice | np.ndarray, alpha: float, k: float) -> tuple:
         """Naive Bayes coefficients (rows, 3L) and zero terms (rows, L) of some features."""

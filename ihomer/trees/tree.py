@@ -110,6 +110,12 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         features first seen after the cap is reached are ignored by this tree (they still
         reach the other trees of the model). The tree's arrays then take at most about
         ``(#leaves) x max_features x n_labels x 64`` bytes.
+    memory_budget_mb
+        Budget of the tree's arrays, checked whenever they must grow for new features (their
+        capacity doubles). When the grown tree would exceed it, the tree first sheds its split
+        statistics and stops growing (:meth:`shed`); when even its leaf models would exceed
+        it, features first seen from then on are ignored by this tree. None: no budget.
+        iHOMER gives each tree its own ``memory_budget_mb``.
     seed
         Kept for API symmetry (the tree is deterministic).
 
@@ -143,6 +149,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         drift_window: int = 300,
         min_branch_fraction: float = 0.01,
         max_features: int = 20_000,
+        memory_budget_mb: float | None = None,
         seed: int = 0,
     ) -> None:
         self.grace_period = grace_period
@@ -159,6 +166,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         self.drift_window = drift_window
         self.min_branch_fraction = min_branch_fraction
         self.max_features = max_features
+        self.memory_budget_mb = memory_budget_mb
         self.seed = seed
         self._validate()
         self._reset()
@@ -174,6 +182,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         self._gof = np.zeros(0, dtype=np.int64)
         self._last_loc: tuple | None = None  # (row arrays, their local form) of the last predict
         self._frozen = False  # shed(): no split statistics, no growth, no background subtrees
+        self._feature_cap = self.max_features  # lowered when the budget stops the arrays growing
         self._root: Leaf | Split | None = None
         self._scaler: FeatureScaler | None = None
         self._cfg: LeafConfig | None = None
@@ -193,6 +202,9 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             self.max_features < 1
         ):
             raise ValueError(f"max_features must be an integer >= 1, got {self.max_features!r}")
+        mb = self.memory_budget_mb
+        if mb is not None and (isinstance(mb, bool) or not isinstance(mb, (int, float)) or mb <= 0):
+            raise ValueError(f"memory_budget_mb must be None or > 0, got {mb!r}")
         if self.max_depth < 0 or self.max_nodes < 1:
             raise ValueError("max_depth must be >= 0 and max_nodes >= 1")
         lm = self.leaf_model
@@ -317,7 +329,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             if grow:
                 ids = np.union1d(idx, missing) if missing.size else idx
                 new = ids[ids >= n]
-                if new.size == top - n + 1 and top < self.max_features:  # n..top, no gap
+                if new.size == top - n + 1 and top < self._room(new.size):  # n..top, no gap
                     self._gof = np.arange(top + 1, dtype=np.int64)
                     return idx, val, missing
             # the identity ends here: build the map
@@ -333,7 +345,8 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             ids = idx[loc < 0]
             if missing.size:
                 ids = np.concatenate([ids, missing[mloc < 0]])
-            ids = np.unique(ids)[: max(self.max_features - self._gof.size, 0)]
+            ids = np.unique(ids)
+            ids = ids[: max(self._room(ids.size) - self._gof.size, 0)]
             if ids.size:
                 gmap[ids] = np.arange(self._gof.size, self._gof.size + ids.size)
                 self._gof = np.concatenate([self._gof, ids])
@@ -345,6 +358,24 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         if missing.size and (mloc < 0).any():
             mloc = mloc[mloc >= 0]
         return loc, val, mloc
+
+    def _room(self, k: int) -> int:
+        """How many features the tree may hold once ``k`` more arrive: ``max_features``, or
+        less when growing the arrays to hold them would break the memory budget."""
+        n = self._gof.size
+        limit = min(self.max_features, self._feature_cap)
+        if self.memory_budget_mb is None or self._root is None or n + k <= self._cap:
+            return limit
+        budget = self.memory_budget_mb * 2**20
+        grow = max(n + k, 2 * self._cap) / self._cap
+        if self.memory_bytes() * grow <= budget:
+            return limit
+        if not self._frozen:
+            self.shed(1 << 62)  # every leaf's split statistics
+            self._record("memory_cap", bytes=self.memory_bytes(), budget=int(budget))
+        if self.memory_bytes() * grow > budget:
+            self._feature_cap = min(limit, self._cap)  # no more room: new features ignored
+        return min(limit, self._feature_cap)
 
     def global_feature(self, local: int) -> int:
         """The global column id of this tree's column ``local``."""

@@ -49,3 +49,23 @@ def test_feature_cap_is_honoured():
     assert tree._cap <= 16
     p = tree.predict_proba(SparseRow(np.array([150, 199]), np.array([1.0, 1.0]), NONE))
     assert p.shape == (2,) and np.isfinite(p).all()
+
+
+def test_memory_budget_stops_growth_before_the_arrays_double():
+    budget_mb = 0.25
+    tree = MultiLabelHoeffdingTree(memory_budget_mb=budget_mb)
+    tree.add_labels(20)
+    rng = np.random.default_rng(0)
+    for t in range(600):  # 5 new features per instance: 3,000 in all
+        idx = np.arange(5 * t, 5 * t + 5, dtype=np.int64)
+        y = rng.random(20) < 0.2
+        tree.learn(SparseRow(idx, np.ones(5), NONE), y)
+        assert tree.memory_bytes() <= budget_mb * 2**20, t
+    assert tree._frozen and tree._gof.size < 3000
+    assert any(kind == "memory_cap" for kind, _ in tree.drain_events())
+    free = MultiLabelHoeffdingTree()
+    free.add_labels(20)
+    for t in range(600):
+        free.learn(SparseRow(np.arange(5 * t, 5 * t + 5, dtype=np.int64), np.ones(5), NONE),
+                   rng.random(20) < 0.2)
+    assert free.memory_bytes() > budget_mb * 2**20  # the budget did bind
