@@ -212,10 +212,14 @@ def run_job(stream: StreamSpec, variant: str, limit: int | None) -> dict:
     data = _open(stream, limit)
     model = make_model(variant)
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    result = prequential(model, data, trace_every=TRACE_EVERY, events=False)
+    result = prequential(model, data, trace_every=TRACE_EVERY, events=True)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     n_clusters = getattr(model, "n_clusters", None)
     sizes = [t["n_clusters"] for t in result.trace if t.get("n_clusters") is not None]
+    events: dict[str, int] = {}
+    for e in result.events:  # learner swaps split by reason (drift / handover)
+        kind = e["kind"] + (f" ({e['reason']})" if e.get("reason") else "")
+        events[kind] = events.get(kind, 0) + 1
     return {
         "stream": stream.name,
         "spec": stream.spec,
@@ -228,6 +232,7 @@ def run_job(stream: StreamSpec, variant: str, limit: int | None) -> dict:
         "wall_seconds": wall,
         "n_clusters": None if n_clusters is None else int(n_clusters),
         "n_clusters_max": max(sizes) if sizes else None,
+        "events": dict(sorted(events.items())),
         "started_at": started,
     }
 
@@ -541,6 +546,18 @@ def render(records: Sequence[dict], variants: Sequence[str], summary: Mapping[st
             cells.append("" if r is None or r.get("n_clusters") is None
                          else f"{r['n_clusters']} ({r.get('n_clusters_max')})")
         out.append("| " + " | ".join(cells) + " |")
+    kinds = sorted({k for r in records if r["variant"] == "default"
+                    for k in r.get("events", {})})
+    if kinds:
+        streams = [s for s in ordered if (s, "default") in by]
+        out += ["", "### Structural events of the default run (counts over the whole stream)",
+                "", "Drift detections, swaps and label-hierarchy changes the default model "
+                "recorded (`IHOMER.events`).", ""]
+        head = ["event", *[_stream_label(s, by) for s in streams]]
+        out += ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+        for k in kinds:
+            cells = [k] + [str(by[s, "default"].get("events", {}).get(k, 0)) for s in streams]
+            out.append("| " + " | ".join(cells) + " |")
     out += [
         "",
         "## 3. Hamming loss of the empty prediction beside default's",

@@ -84,6 +84,7 @@ def test_variants_are_different_models(quick_run):
         n_labels = len(next(iter(ablation._open(ablation.QUICK_STREAMS[s], None)))[1])
         assert by[s, "binary-relevance"]["n_clusters"] == n_labels
         assert by[s, "one-cluster"]["n_clusters"] == 1
+        assert by[s, "default"]["events"]["label_added"] == n_labels  # events are counted
 
 
 def test_empty_set_hamming_is_the_label_density(quick_run):
