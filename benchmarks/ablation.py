@@ -343,6 +343,30 @@ def _delta(metric: str, value: float, default: float) -> float:
     return value - default if metric in LOWER_IS_BETTER else default - value
 
 
+def _means(by: Mapping[tuple[str, str], dict], streams: Sequence[str],
+           variants: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per variant: the mean of each summary metric over ``streams``, total CPU seconds, and
+    the delta to default (None when the two do not cover the same streams)."""
+    means: dict[str, dict[str, Any]] = {}
+    for v in variants:
+        have = [s for s in streams if (s, v) in by]
+        if not have:
+            continue
+        row: dict[str, Any] = {"streams": len(have),
+                               "missing": [s for s in streams if s not in have]}
+        for m in SUMMARY_METRICS:
+            row[m] = sum(by[s, v]["metrics"][m] for s in have) / len(have)
+        row["cpu_seconds"] = sum(by[s, v]["cpu_seconds"] for s in have)
+        means[v] = row
+    if "default" in means:
+        base = means["default"]
+        for row in means.values():
+            comparable = row["missing"] == base["missing"]
+            for m in SUMMARY_METRICS:
+                row[f"delta_{m}"] = _delta(m, row[m], base[m]) if comparable else None
+    return means
+
+
 def summarise(records: Sequence[dict], variants: Sequence[str],
               target: Mapping[str, Any] | None) -> dict[str, Any]:
     """Means per variant over the development (or quick) streams, deltas to default, per-stream
@@ -355,23 +379,9 @@ def summarise(records: Sequence[dict], variants: Sequence[str],
             names.append(r["stream"])
     mean_group = "dev" if "dev" in streams_of else "quick"
     mean_streams = streams_of.get(mean_group, [])
-    means: dict[str, dict[str, Any]] = {}
-    for v in variants:
-        have = [s for s in mean_streams if (s, v) in by]
-        if not have:
-            continue
-        row: dict[str, Any] = {"streams": len(have), "missing": [s for s in mean_streams
-                                                                 if s not in have]}
-        for m in SUMMARY_METRICS:
-            row[m] = sum(by[s, v]["metrics"][m] for s in have) / len(have)
-        row["cpu_seconds"] = sum(by[s, v]["cpu_seconds"] for s in have)
-        means[v] = row
-    if "default" in means:
-        base = means["default"]
-        for row in means.values():
-            comparable = row["streams"] == base["streams"]
-            for m in SUMMARY_METRICS:
-                row[f"delta_{m}"] = _delta(m, row[m], base[m]) if comparable else None
+    means = _means(by, mean_streams, variants)
+    group_means = {g: _means(by, streams_of[g], variants)
+                   for g in ("held-out", "prefix") if g != mean_group and streams_of.get(g)}
     notable = []
     for (s, v), r in sorted(by.items()):
         if v in ("default", EMPTY) or (s, "default") not in by:
@@ -395,7 +405,8 @@ def summarise(records: Sequence[dict], variants: Sequence[str],
                 row["default_hamming"] = by[s, "default"]["metrics"]["hamming_loss"]
             empty.append(row)
     return {"mean_group": mean_group, "mean_streams": mean_streams, "streams": streams_of,
-            "means": means, "target": target, "notable": notable, "empty_set": empty}
+            "means": means, "group_means": group_means, "target": target, "notable": notable,
+            "empty_set": empty}
 
 
 def _f(value: float | None, digits: int = 3, signed: bool = False) -> str:
@@ -408,15 +419,16 @@ def _digits(metric: str) -> int:
     return 4 if metric in LOWER_IS_BETTER else 3
 
 
-def means_table(summary: Mapping[str, Any]) -> str:
-    """The development-suite means per variant with the deltas to default (markdown)."""
+def means_table(summary: Mapping[str, Any], group: str | None = None) -> str:
+    """The means per variant with the deltas to default (markdown): over the development suite
+    (with the target row), or over the streams of ``group``."""
     head = ["variant", "streams"]
     for name in SUMMARY_METRICS.values():
         head += [name, "Δ"]
     head += ["CPU s", "× default"]
     lines = ["| " + " | ".join(head) + " |",
              "|---|" + "---:|" * (len(head) - 1)]
-    means = summary["means"]
+    means = summary["means"] if group is None else summary["group_means"][group]
     base_cpu = means.get("default", {}).get("cpu_seconds")
     for v, row in means.items():
         cells = [v, str(row["streams"])]
@@ -425,7 +437,7 @@ def means_table(summary: Mapping[str, Any]) -> str:
         ratio = row["cpu_seconds"] / base_cpu if base_cpu else None
         cells += [f"{row['cpu_seconds']:.1f}", _f(ratio, 2)]
         lines.append("| " + " | ".join(cells) + " |")
-    target = summary.get("target")
+    target = summary.get("target") if group is None else None
     if target is not None:
         cells = ["target: best of the published 17, per stream, averaged",
                  str(len(target["streams"]))]
@@ -489,6 +501,12 @@ def render(records: Sequence[dict], variants: Sequence[str], summary: Mapping[st
             "comparable only with full development-suite runs.",
             "",
         ]
+    for g in summary.get("group_means", {}):
+        names = [_stream_label(s, by) for s in streams_of[g]]
+        title = {"held-out": "Held-out streams",
+                 "prefix": "Prefixes of long streams (not the whole stream)"}[g]
+        out += [f"### {title}, apart from the development means: {', '.join(names)}", "",
+                means_table(summary, g), ""]
     ordered = [s for g in ("quick", "dev", "held-out", "prefix") for s in streams_of.get(g, [])]
     out += ["## 2. Per stream", ""]
     for m, name in SUMMARY_METRICS.items():
@@ -641,7 +659,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     target = None if args.quick else best_published()
     summary = summarise(records, shown, target)
     command = _command_line(argv)
-    commands = _previous_commands(out / "results.json") + [command]
+    commands = list(dict.fromkeys([*_previous_commands(out / "results.json"), command]))
     write_json_atomic(out / "results.json", {
         "command": command,
         "commands": commands,
