@@ -24,7 +24,7 @@ the variant removes or changes) earns.
 Examples::
 
     python benchmarks/ablation.py --jobs 2                    # everything, resumable
-    python benchmarks/ablation.py --streams yeast enron --variants default one-cluster
+    python benchmarks/ablation.py --streams yeast enron --variants default hierarchy
     python benchmarks/ablation.py --quick --out /tmp/ablation # river:yeast prefix + tiny synth
 """
 
@@ -98,19 +98,21 @@ class Variant:
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in [
-        Variant("default", "iHOMER as shipped (hierarchy, routing from 16 clusters on)", {}),
-        Variant("one-cluster", "no hierarchy: one cluster of every label (one multi-label tree)",
-                {"partitioning": "one"}),
+        Variant("default", "iHOMER as shipped (one cluster of every label: one multi-label tree)",
+                {}),
+        Variant("hierarchy", "the iHOMER paper's label hierarchy (refined ODAC partition, one "
+                "tree per cluster, routing from 16 clusters on)", {"partitioning": "hierarchy"}),
+        Variant("hierarchy-routed", "the hierarchy always routed (HOMER meta-label models from "
+                "2 clusters)", {"partitioning": "hierarchy", "routing": True}),
+        Variant("hierarchy-no-handover", "the hierarchy; a new cluster's own learner serves at "
+                "once", {"partitioning": "hierarchy", "handover": False}),
         Variant("binary-relevance", "singleton clusters, one tree per label, never routed",
                 {"partitioning": "binary_relevance", "routing": False}),
         Variant("binary-relevance-routed",
                 "singleton clusters, routed (a meta-label model per label decides which trees "
-                "see an instance; what routing='auto' does from 16 labels on)",
+                "see an instance)",
                 {"partitioning": "binary_relevance", "routing": True}),
-        Variant("routed", "the hierarchy always routed (HOMER meta-label models from 2 clusters)",
-                {"routing": True}),
-        Variant("no-handover", "a new cluster's own learner serves at once", {"handover": False}),
-        Variant("no-cluster-drift", "no per-cluster ADWIN / background learners",
+        Variant("no-cluster-drift", "no per-cluster ADWIN / background learner",
                 {"cluster_drift_delta": None}),
         Variant("no-global-drift", "no ADWIN on the instance error", {"global_drift_delta": None}),
         Variant("no-node-drift", "no ADWIN in the tree nodes", {}, {"adwin_delta": None}),
@@ -121,7 +123,7 @@ VARIANTS: dict[str, Variant] = {
 }  # fmt: skip
 
 #: Variants run on the many-label delicious prefix.
-DELICIOUS_VARIANTS = ("default", "one-cluster", "routed", "binary-relevance",
+DELICIOUS_VARIANTS = ("default", "hierarchy", "hierarchy-routed", "binary-relevance",
                       "binary-relevance-routed")
 
 

@@ -302,7 +302,8 @@ def test_predict_labelled_and_unlabelled_csv(tmp_path, capsys):
 def test_inspect_text_json_and_dot(tmp_path, capsys):
     model_path = tmp_path / "m.ihomer"
     assert main(["evaluate", "--max-instances", "700", "--no-progress",
-                 "--model", "ihomer:n_min=100", "--save", str(model_path)]) == 0  # fmt: skip
+                 "--model", "ihomer:n_min=100,partitioning=hierarchy",
+                 "--save", str(model_path)]) == 0  # fmt: skip
     capsys.readouterr()
     model = ihomer.load(model_path)
     assert main(["inspect", "--model", str(model_path), "--dot", str(tmp_path / "dot")]) == 0

@@ -21,7 +21,7 @@ from ihomer.trees.nodes import Split, count_nodes
 
 @pytest.fixture(scope="module")
 def trained():
-    model = ihomer.IHOMER(n_min=100)
+    model = ihomer.IHOMER(n_min=100, partitioning="hierarchy")
     for x, y in datasets.Yeast().take(1500):
         model.predict_one(x)
         model.learn_one(x, y)
@@ -81,7 +81,7 @@ def test_inspection_never_changes_the_model(trained):
 
 
 def test_the_view_is_a_copy():
-    model = ihomer.IHOMER(n_min=50)
+    model = ihomer.IHOMER(n_min=50, partitioning="hierarchy")
     data = list(datasets.Yeast().take(800))
     for x, y in data[:100]:
         model.learn_one(x, y)

@@ -61,7 +61,8 @@ def partition_over_stream(
     max_instances: int | None = None,
     model: Any = None,
 ) -> PartitionHistory:
-    """Learn ``stream`` with ``model`` (default ``IHOMER()``), test-then-train order, and record
+    """Learn ``stream`` with ``model`` (default ``IHOMER(partitioning="hierarchy")``), in
+    test-then-train order, and record
     the ODAC and the learning clusters every ``every`` instances and at the end.
 
     Examples
@@ -80,7 +81,7 @@ def partition_over_stream(
     if model is None:
         from ihomer import IHOMER
 
-        model = IHOMER()
+        model = IHOMER(partitioning="hierarchy")
     items = stream if max_instances is None else itertools.islice(stream, max_instances)
     snapshots: list[tuple[int, list, list]] = []
     n = 0

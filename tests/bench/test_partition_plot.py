@@ -25,7 +25,7 @@ def test_each_column_is_the_models_partition_at_that_position():
     h = partition_over_stream(datasets.Yeast(), every=300, max_instances=900)
     assert h.positions == [300, 600, 900] and h.odac.shape == h.learning.shape == (14, 3)
     for j, n in enumerate(h.positions):
-        model = ihomer.IHOMER()
+        model = ihomer.IHOMER(partitioning="hierarchy")
         for x, y in itertools.islice(datasets.Yeast(), n):
             model.predict_one(x)
             model.learn_one(x, y)

@@ -21,7 +21,7 @@ def _stream():
 
 
 def test_new_clusters_are_served_by_the_learners_their_labels_came_from():
-    model = IHOMER(seed=0, n_min=100)
+    model = IHOMER(seed=0, n_min=100, partitioning="hierarchy")
     checked = 0
     data = list(_stream())
     for i, (x, y) in enumerate(data[:-1]):
@@ -44,7 +44,7 @@ def test_new_clusters_are_served_by_the_learners_their_labels_came_from():
 
 
 def test_handovers_end_within_their_bound():
-    model = IHOMER(seed=0, n_min=100)
+    model = IHOMER(seed=0, n_min=100, partitioning="hierarchy")
     last_change, version = 0, None
     for i, (x, y) in enumerate(_stream()):
         model.predict_one(x)
@@ -85,7 +85,7 @@ def test_a_cluster_inside_an_old_one_inherits_its_learner_restricted(monkeypatch
             checked.append(c.labels)
 
     monkeypatch.setattr(IHOMER, "_rebuild", spy)
-    model = IHOMER(seed=0, n_min=100)
+    model = IHOMER(seed=0, n_min=100, partitioning="hierarchy")
     for x, y in _stream():
         model.predict_one(x)
         model.learn_one(x, y)

@@ -12,6 +12,8 @@ from ihomer import IHOMER
 from ihomer.evaluate import prequential
 from streams.synth import LabelClusterStream
 
+H = "hierarchy"  # routing works on the hierarchy's clusters
+
 
 def _stream(n=1500, n_labels=64, n_clusters=16, seed=3):
     return list(
@@ -39,7 +41,7 @@ def _check_one_learner_per_label(model: IHOMER) -> None:
 @pytest.mark.parametrize("routing", [True, "auto"])
 def test_routing_invariant_and_fewer_learner_calls(routing):
     data = _stream()
-    routed, flat = IHOMER(routing=routing), IHOMER(routing=False)
+    routed, flat = IHOMER(routing=routing, partitioning=H), IHOMER(routing=False, partitioning=H)
     calls = {}
     for name, model in (("routed", routed), ("flat", flat)):
         for t, (x, y) in enumerate(data):
@@ -58,7 +60,7 @@ def test_routing_invariant_and_fewer_learner_calls(routing):
 
 def test_routed_learner_learns_only_its_clusters_instances():
     data = _stream(n=1200)
-    model = IHOMER(routing=True)
+    model = IHOMER(routing=True, partitioning=H)
     for x, y in data:
         model.learn_one(x, y)
     assert model._routing_now()
@@ -79,7 +81,10 @@ def test_routed_learner_learns_only_its_clusters_instances():
 
 def test_routing_keeps_quality_on_planted_clusters():
     data = _stream(n=3000)
-    f1 = {r: prequential(IHOMER(routing=r), data).metrics["micro_f1"] for r in (True, False)}
+    f1 = {
+        r: prequential(IHOMER(routing=r, partitioning=H), data).metrics["micro_f1"]
+        for r in (True, False)
+    }
     assert f1[True] > 0.5
     assert f1[True] >= f1[False] - 0.1, f1
 

@@ -38,7 +38,8 @@ def test_planted_partition_recovered_and_relearned_after_structure_change(seed):
         n_instances=change + 3000,
         seed=seed,
     )
-    parts = _run_partitions(IHOMER(seed=seed), stream, {2000, change + 3000})
+    model = IHOMER(seed=seed, partitioning="hierarchy")
+    parts = _run_partitions(model, stream, {2000, change + 3000})
     before = adjusted_rand_index(parts[2000], stream.partition_at(1999))
     after = adjusted_rand_index(parts[change + 3000], stream.partition_at(change + 2999))
     old_vs_new = adjusted_rand_index(stream.partition_at(0), stream.partition_at(change + 10))
@@ -92,8 +93,9 @@ def test_concept_drift_recovery_is_faster_with_drift_detection(seed):
 
     at, n, window = 5000, 11000, 200
     stream = _rule_swap_stream(n, at, seed)
-    with_detection = IHOMER(seed=seed)
+    with_detection = IHOMER(seed=seed, partitioning="hierarchy")
     no_detection = IHOMER(
+        partitioning="hierarchy",
         seed=seed,
         cluster_learner=MultiLabelHoeffdingTree(adwin_delta=None),
         global_drift_delta=None,
