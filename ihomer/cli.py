@@ -260,7 +260,10 @@ def _structure_line(spec: str, model: Any) -> str | None:
     h = hierarchy(model)
     counts = ", ".join(f"{k}={v}" for k, v in sorted(events.counts.items()))
     line = f"\n{spec}: {len(h.partition)} learning label cluster(s)"
-    if h.nodes:
+    if getattr(model, "partitioning", "hierarchy") == "one":
+        line += " (partitioning='one': one tree over every label; the label hierarchy is "
+        line += "partitioning='hierarchy')"
+    elif h.nodes:
         line += (f" from {len(h.active)} ODAC cluster(s) ({events.counts.get('cluster_split', 0)}"
                  f" split(s), {events.counts.get('cluster_merge', 0)} merge(s)")  # fmt: skip
         if h.min_size and len(h.active) > len(h.partition):
