@@ -296,7 +296,8 @@ class IHOMER(base.MultiLabelClassifier):
         )
         self._label_ids: dict[Any, int] = {}
         self._labels: list[Any] = []
-        self._version = -1
+        self._version = 0  # moves at every rebuild (a cached prediction of another is stale)
+        self._space_seen = -1  # the label space's partition_version the learners follow
         self._rebuilt_at = 0
         self._budget_every = max(1, self.n_min // 4)
         self._global = (
@@ -473,7 +474,7 @@ class IHOMER(base.MultiLabelClassifier):
         if self.partitioning == "hierarchy":
             self._record(self._space.learn(present))
         if (
-            self._space.partition_version != self._version
+            self._space.partition_version != self._space_seen
             and self._n - self._rebuilt_at >= self.n_min
         ):
             self._rebuild()  # at most once a grace period (new labels: at once, _add_labels)
@@ -528,7 +529,11 @@ class IHOMER(base.MultiLabelClassifier):
             self._label_ids[lab] = len(self._labels)
             self._labels.append(lab)
         self._pos = np.concatenate([self._pos, np.zeros(len(labels))])
-        self._record(self._space.add_labels(labels))
+        if self.partitioning == "hierarchy":
+            self._record(self._space.add_labels(labels))
+        else:  # the label space (its L x L co-occurrence) serves the hierarchy only
+            for lab in labels:
+                self._events.record(self._n, "label_added", label=lab)
         self._rebuild()
 
     def _rebuild(self) -> None:
@@ -552,7 +557,8 @@ class IHOMER(base.MultiLabelClassifier):
                 meta[cluster_of[present]] = True
                 self._router.learn(row.idx, row.val, meta)
         self._rebuilt_at = self._n
-        self._version = self._space.partition_version
+        self._space_seen = self._space.partition_version
+        self._version += 1
         self._pending = None
 
     def _enforce_budget(self) -> None:
