@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -48,7 +49,16 @@ ERROR_CATEGORIES = (
     "non_finite",
     "unknown_field",
     "missing_field",
+    "invalid_text",
 )
+
+#: Longest accepted ``id`` (it becomes the prediction's Kafka key and an audit-log field).
+MAX_ID_CHARS = 1024
+#: Integers beyond this magnitude cannot become a float (``float(10**400)`` raises).
+_MAX_FLOAT = 1.7976931348623157e308
+#: A JSON ``\uD800``-``\uDFFF`` escape: only then can a decoded string hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _LABELLED_FIELDS = frozenset({"features", "labels", "id", "timestamp"})
 _REQUEST_FIELDS = frozenset({"features", "id", "timestamp"})
@@ -89,6 +99,10 @@ def _check_feature(source: str, name: str, v: Any) -> Any:
     if isinstance(v, int | float):
         if isinstance(v, float) and not math.isfinite(v):
             raise EventSchemaError(source, f"feature {name!r} is not finite: {v}", "non_finite")
+        if isinstance(v, int) and not -_MAX_FLOAT <= v <= _MAX_FLOAT:
+            raise EventSchemaError(
+                source, f"feature {name!r} is an integer beyond the float range", "non_finite"
+            )
         return v
     raise EventSchemaError(
         source,
@@ -204,7 +218,10 @@ def decode_event(
         if t is float:
             if v - v != 0.0:  # inf or nan
                 _check_feature(source, k, v)
-        elif t is not int and t is not str and v is not None:
+        elif t is int:
+            if not -_MAX_FLOAT <= v <= _MAX_FLOAT:
+                _check_feature(source, k, v)
+        elif t is not str and v is not None:
             x[k] = _check_feature(source, k, v)
     y = _labels(source, obj["labels"]) if labelled else None
     rid = obj.get("id")
@@ -214,6 +231,14 @@ def decode_event(
                 source, f"id must be a string or an integer, not {type(rid).__name__}", "wrong_type"
             )
         rid = str(rid)
+        if len(rid) > MAX_ID_CHARS:
+            raise EventSchemaError(
+                source, f"id is {len(rid)} characters, over {MAX_ID_CHARS}", "invalid_text"
+            )
+        if _CONTROL.search(rid):
+            raise EventSchemaError(
+                source, "id holds a control character (newline, tab...)", "invalid_text"
+            )
     ts = obj.get("timestamp")
     if ts is not None:
         if isinstance(ts, bool) or not isinstance(ts, int | float | str):
@@ -222,7 +247,31 @@ def decode_event(
                 f"timestamp must be a number or a string, not {type(ts).__name__}",
                 "wrong_type",
             )
+        if isinstance(ts, float) and not math.isfinite(ts):
+            raise EventSchemaError(source, f"timestamp is not finite: {ts}", "non_finite")
+        if isinstance(ts, int) and not -_MAX_FLOAT <= ts <= _MAX_FLOAT:
+            raise EventSchemaError(source, "timestamp is beyond the float range", "non_finite")
+    if _SURROGATE_ESCAPE.search(value):
+        _check_encodable(source, x, y, rid, ts)
     return x, y, rid, ts
+
+
+def _check_encodable(source: str, x: dict, y: dict | None, rid: Any, ts: Any) -> None:
+    """Refuse strings that are not valid Unicode text (lone surrogates such as ``"\\ud800"``):
+    they cannot be encoded as UTF-8 when the id becomes a Kafka key or a log field."""
+    texts: list[Any] = [rid, ts, *x]
+    texts += [v for v in x.values() if type(v) is str]
+    if y is not None:
+        texts += list(y)
+    for t in texts:
+        if type(t) is str:
+            try:
+                t.encode("utf-8")
+            except UnicodeEncodeError:
+                raise EventSchemaError(
+                    source, f"string {t[:40]!r} is not valid Unicode (a lone surrogate)",
+                    "invalid_text",
+                ) from None
 
 
 def encode_event(
