@@ -188,12 +188,10 @@ def test_a_second_learner_on_the_same_checkpoint_refuses(tmp_path, caplog):
 
     cfg = ServeConfig(checkpoint_path=str(tmp_path / "m.ckpt"), model="br-logreg")
     first = Daemon(cfg)
-    first._take_lock()
+    first.learner.checkpointer.take_lock()
     try:
         with caplog.at_level(logging.ERROR, logger="ihomer.serve"):
             assert Daemon(cfg).run() == 3
         assert "another learner holds this checkpoint" in caplog.text
     finally:
-        import os
-
-        os.close(first._lock_fd)
+        first.learner.checkpointer.close()
