@@ -73,11 +73,21 @@ def read_key(config: ServeConfig, create: bool) -> bytes | None:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             pass  # another process made it first: read theirs
+        except OSError as e:
+            raise CheckpointKeyError(
+                f"{path}: cannot create the checkpoint key: {e.strerror}"
+            ) from None
         else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_hex(32) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as e:
+                path.unlink(missing_ok=True)
+                raise CheckpointKeyError(
+                    f"{path}: cannot write the checkpoint key: {e.strerror}"
+                ) from None
             log.warning(
                 "generated a checkpoint key at %s (owner-only); checkpoints are authenticated "
                 "with it: give serving replicas read access to it (--checkpoint-key-file) or pass "

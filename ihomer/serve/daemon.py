@@ -139,6 +139,11 @@ class Daemon:
                 log.error("refusing to start: %s", e)
                 self.learner.close()
                 return EXIT_CHECKPOINT
+            except OSError as e:  # an unwritable or full checkpoint folder, an unreadable file
+                log.error("refusing to start: %s: %s", e.filename or c.checkpoint_path,
+                          e.strerror or e)  # fmt: skip
+                self.learner.close()
+                return EXIT_CHECKPOINT
         self._http, self.metrics_port = self.metrics.serve_http(c.metrics_addr, c.metrics_port)
         log.info("metrics on http://%s:%d/metrics", c.metrics_addr, self.metrics_port)
         try:
