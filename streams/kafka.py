@@ -28,6 +28,11 @@ from typing import Any
 
 from streams.errors import StreamFormatError
 
+try:  # optional (the ``serve`` extra): parses Kafka messages ~3x faster than the stdlib
+    from orjson import loads as _orjson_loads
+except ImportError:  # pragma: no cover - the stdlib parser decides alone
+    _orjson_loads = None
+
 __all__ = [
     "EventSchemaError",
     "KafkaRecord",
@@ -111,6 +116,35 @@ def _check_feature(source: str, name: str, v: Any) -> Any:
     )
 
 
+_NUMBER_TYPES = ({float}, {float, int}, {int})
+
+
+def _all_finite_numbers(x: dict) -> bool:
+    """The common case in C loops: only floats/ints, whose float sum is finite (any inf, nan or
+    integer beyond the float range makes ``fsum`` raise or return a non-finite sum)."""
+    if set(map(type, x.values())) not in _NUMBER_TYPES:
+        return not x
+    try:
+        total = math.fsum(x.values())
+    except (OverflowError, ValueError):
+        return False
+    return total - total == 0.0
+
+
+def _check_features(source: str, x: dict) -> None:
+    """The slow path, feature by feature: raises on the first bad value, converts booleans."""
+    for k, v in x.items():
+        t = type(v)
+        if t is float:
+            if v - v != 0.0:  # inf or nan
+                _check_feature(source, k, v)
+        elif t is int:
+            if not -_MAX_FLOAT <= v <= _MAX_FLOAT:
+                _check_feature(source, k, v)
+        elif t is not str and v is not None:
+            x[k] = _check_feature(source, k, v)
+
+
 def _labels(source: str, raw: Any) -> dict[str, bool]:
     if isinstance(raw, list):
         y: dict[str, bool] = {}
@@ -185,6 +219,13 @@ def decode_event(
         raise EventSchemaError(
             source, f"message is {len(value)} bytes, over the {max_bytes}-byte limit", "oversized"
         )
+    if _orjson_loads is not None:
+        # The fast parser first; whatever it refuses, or what fails validation after it, is
+        # decided by the standard library's parser, so the answer (and its category) is the same.
+        try:
+            return _validate(_orjson_loads(value), value, source, labelled)
+        except (ValueError, EventSchemaError):
+            pass
     try:
         obj = json.loads(value, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as e:
@@ -193,6 +234,12 @@ def decode_event(
         raise EventSchemaError(
             source, "malformed JSON: nested too deeply", "malformed_json"
         ) from None
+    return _validate(obj, value, source, labelled)
+
+
+def _validate(
+    obj: Any, value: bytes, source: str, labelled: bool
+) -> tuple[dict, dict[str, bool] | None, str | None, float | str | None]:
     if not isinstance(obj, dict):
         raise EventSchemaError(
             source, f"expected a JSON object, got {type(obj).__name__}", "wrong_type"
@@ -212,17 +259,9 @@ def decode_event(
         raise EventSchemaError(
             source, f"features must be an object, not {type(raw_x).__name__}", "wrong_type"
         )
-    x = raw_x  # checked in place: the common case (finite floats) costs one type test each
-    for k, v in raw_x.items():
-        t = type(v)
-        if t is float:
-            if v - v != 0.0:  # inf or nan
-                _check_feature(source, k, v)
-        elif t is int:
-            if not -_MAX_FLOAT <= v <= _MAX_FLOAT:
-                _check_feature(source, k, v)
-        elif t is not str and v is not None:
-            x[k] = _check_feature(source, k, v)
+    x = raw_x  # checked in place
+    if not _all_finite_numbers(raw_x):
+        _check_features(source, raw_x)
     y = _labels(source, obj["labels"]) if labelled else None
     rid = obj.get("id")
     if rid is not None:

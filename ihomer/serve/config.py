@@ -77,7 +77,8 @@ class ServeConfig:
     poll_timeout_ms: int = 100
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 1000
-    fetch_max_wait_ms: int = 500  # s3 storage answers empty fetches when this is short
+    fetch_max_wait_ms: int = 500  # labelled topic; s3 storage answers empty fetches if short
+    request_fetch_max_wait_ms: int = 10  # request topic: Tansu holds every fetch this long
     linger_ms: int = 1  # the producer batches what is sent within this time
     commit_interval_ms: int = 100  # served request offsets: committed once acked, this often
     commit_max_pending: int = 5000  # or when this many predictions wait for acknowledgement
@@ -195,7 +196,8 @@ class ServeConfig:
         for name in ("max_features_per_record", "max_labels_per_record",
                      "max_new_features_per_window", "max_new_labels_per_window",
                      "max_features_total", "max_labels_total", "linger_ms",
-                     "commit_interval_ms", "commit_max_pending", "fetch_max_wait_ms"):  # fmt: skip
+                     "commit_interval_ms", "commit_max_pending", "fetch_max_wait_ms",
+                     "request_fetch_max_wait_ms"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, not {getattr(self, name)}")
         if self.limit_window_s <= 0:

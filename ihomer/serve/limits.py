@@ -125,6 +125,8 @@ class Limits:
 
     def _new_features(self, x: dict) -> list[str]:
         known = self.features
+        if str not in set(map(type, x.values())):  # no nominal values: names only
+            return [] if known.issuperset(x) else list(x.keys() - known)
         new = [k for k in x.keys() - known if type(x[k]) is not str]
         for k, v in x.items():
             if type(v) is str:

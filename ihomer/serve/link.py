@@ -95,7 +95,8 @@ class BrokerLink:
             **c.kafka_security(),
         )
 
-    def consumer_config(self, group: str) -> dict[str, Any]:
+    def consumer_config(self, group: str, fetch_max_wait_ms: int | None = None) -> dict[str, Any]:
+        """Consumer settings; ``fetch_max_wait_ms`` overrides the labelled topic's wait."""
         c = self.config
         return dict(
             self.common(),
@@ -104,7 +105,8 @@ class BrokerLink:
             auto_offset_reset="earliest",
             session_timeout_ms=c.session_timeout_ms,
             heartbeat_interval_ms=c.heartbeat_interval_ms,
-            fetch_max_wait_ms=c.fetch_max_wait_ms,
+            fetch_max_wait_ms=fetch_max_wait_ms if fetch_max_wait_ms is not None
+            else c.fetch_max_wait_ms,
             max_poll_records=c.max_poll_records,
             fetch_max_bytes=max(52428800, c.max_message_bytes * 2),
             max_partition_fetch_bytes=max(1048576, c.max_message_bytes * 2),

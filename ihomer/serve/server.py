@@ -35,6 +35,13 @@ from streams.kafka import EventSchemaError, decode_event, position
 
 __all__ = ["ServerRole", "predict_many"]
 
+try:  # optional (the ``serve`` extra): encodes predictions ~5x faster than the stdlib
+    from orjson import dumps as _dumps
+except ImportError:  # pragma: no cover
+
+    def _dumps(obj: Any) -> bytes:
+        return json.dumps(obj).encode()
+
 log = logging.getLogger("ihomer.serve")
 
 Prediction = tuple[dict[Any, float], dict[Any, bool]]
@@ -136,7 +143,9 @@ class ServerRole:
         c = self.config
         consumer = self.link.retry(
             "connect server consumer",
-            lambda: KafkaConsumer(**self.link.consumer_config(c.server_group)),
+            lambda: KafkaConsumer(
+                **self.link.consumer_config(c.server_group, c.request_fetch_max_wait_ms)
+            ),
         )
         if consumer is None:
             return False
@@ -224,7 +233,7 @@ class ServerRole:
         self.metrics.predict_seconds.labels(path="request").observe(per_request)
         request_s = self.metrics.request_seconds
         send, topic, served_by = self.link.send, c.prediction_topic, self.instance_id
-        dumps = json.dumps
+        dumps = _dumps
         now = time.time()
         n_ok = 0
         for (m, _x, rid, src), res in zip(items, results, strict=True):
@@ -249,7 +258,7 @@ class ServerRole:
                 "source": src,
                 "served_by": served_by,
             }
-            send(topic, dumps(out).encode(), key, None)
+            send(topic, dumps(out), key, None)
             if latency is not None:
                 request_s.observe(latency)
             n_ok += 1
