@@ -132,7 +132,7 @@ class Collector(threading.Thread):
         super().__init__(daemon=True)
         from kafka import KafkaConsumer, TopicPartition
 
-        self.c = KafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=5,
+        self.c = KafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=2,
                                max_poll_records=1000)  # fmt: skip
         self.c.assign([TopicPartition(topic, 0)])
         self.c.seek_to_beginning()
@@ -179,6 +179,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--paced", type=int, default=5000, help="requests in the latency phase")
     ap.add_argument("--rate", type=float, default=1000.0, help="requests/s in the latency phase")
+    ap.add_argument("--warmup", type=int, default=500, help="paced requests not measured")
     ap.add_argument("--partitions", type=int, default=1, help="of the request topic")
     ap.add_argument("--max-poll-records", type=int, default=500)
     ap.add_argument("--bootstrap", default=None, help="use this broker instead of a fresh Tansu")
@@ -278,10 +279,13 @@ def main() -> None:
                                          "--server-group=paced"], tmp, "paced")  # fmt: skip
         procs.append(server)
         producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
-        warm = encode_event(data[0][0], None, id="warm")
-        producer.send("paced", warm)
+        for i in range(args.warmup):  # steady state: the first answers include the group join
+            producer.send("paced", encode_event(data[i % len(data)][0], None, id=f"w{i}"))
+            time.sleep(1.0 / args.rate)
         producer.flush()
-        wait(lambda: "warm" in col.arrived, 120, "the server to answer", 0.005)
+        wait(lambda: all(f"w{i}" in col.arrived for i in range(args.warmup)), 120,
+             "the server to answer the warm-up requests", 0.005)  # fmt: skip
+        time.sleep(0.5)
         sent: dict[str, float] = {}
         interval = 1.0 / args.rate
         start = time.perf_counter()
@@ -298,6 +302,12 @@ def main() -> None:
         wait(lambda: all(r in col.arrived for r in sent), 120, "the paced predictions", 0.01)
         col.stop = True
         e2e = [col.arrived[r][0] - t for r, t in sent.items()]
+        if os.environ.get("SERVE_LOAD_DEBUG"):
+            slow = [(round(t - start, 3), round(1000 * (col.arrived[r][0] - t), 1),
+                     round(1000 * (col.arrived[r][1]["latency_seconds"] or -1), 1))
+                    for r, t in sent.items() if col.arrived[r][0] - t > 0.02]  # fmt: skip
+            slow.sort(key=lambda s: -s[1])
+            print("slowest requests (s after start, ms):", slow[:40], file=sys.stderr)
         model_s = [col.arrived[r][1]["predict_seconds"] for r in sent]
         stop(server)
         producer.close()

@@ -21,18 +21,15 @@ from typing import Any
 
 from ihomer.serve.checkpointer import Checkpointer
 from ihomer.serve.config import ServeConfig
+from ihomer.serve.guard import model_error, settle_heap
 from ihomer.serve.limits import LimitExceeded, Limits
 from ihomer.serve.link import BrokerLink
 from ihomer.serve.metrics import ServeMetrics
 from streams.kafka import EventSchemaError, decode_event, position
 
-__all__ = ["LearnerRole", "model_error"]
+__all__ = ["LearnerRole"]
 
 log = logging.getLogger("ihomer.serve")
-
-
-def model_error(e: BaseException) -> str:
-    return f"the model raised {type(e).__name__}: {e}"[:1000]
 
 
 def _audit_field(s: str) -> str:
@@ -109,6 +106,7 @@ class LearnerRole:
             self.model, self.report = self.model_factory(), MultiLabelReport()
             log.info("no checkpoint at %s: starting a fresh %s model", ck.path, self.config.model)
         self.step = PrequentialStep(self.model, self.report)
+        settle_heap()
         self._observe()
         if self.n_learned:
             self.metrics.set_report(self.report.get())

@@ -27,7 +27,7 @@ from typing import Any
 from ihomer.checkpoint import CheckpointError, load_checkpoint
 from ihomer.serve.checkpointer import CheckpointKeyError, read_key
 from ihomer.serve.config import ServeConfig
-from ihomer.serve.learner import model_error
+from ihomer.serve.guard import model_error, settle_heap
 from ihomer.serve.limits import LimitExceeded, Limits
 from ihomer.serve.link import BrokerLink
 from ihomer.serve.metrics import ServeMetrics
@@ -320,6 +320,7 @@ class ServerRole:
         self._snapshot_error = None
         self._model = obj["model"]
         self._version = int(meta.get("n_learned", 0))
+        settle_heap()
         self.limits.restore(obj.get("limits"))
         self._snapshot_mtime = mtime
         self.metrics.snapshot_loads.labels(outcome="ok").inc()
