@@ -329,20 +329,17 @@ class Checkpointer:
             log.warning(msg + " (attempt %d)", self.path, why, delay, self._failures)
 
     def _keep_generation(self) -> None:
-        """Keep the current checkpoint as generation ``seq`` before it is replaced."""
+        """Rename the current checkpoint to generation ``seq`` before the new one is written.
+
+        A rename, not a hard link: a generation must not share its bytes (its inode) with the
+        file that a disk fault or an edit would damage. A crash before the new file is in place
+        leaves the generation, which the next start loads.
+        """
         if self.config.checkpoint_keep < 2 or not self._current_good or not self.path.exists():
             return
         gen = Path(f"{self.path}.gen-{self.seq}")
-        if gen.exists():
-            return
-        try:
-            os.link(self.path, gen)
-        except OSError as e:
-            if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
-                raise
-            import shutil
-
-            shutil.copy2(self.path, gen)
+        if not gen.exists():
+            os.replace(self.path, gen)
 
     def _prune(self) -> None:
         for old in self.generations()[max(0, self.config.checkpoint_keep - 1) :]:

@@ -15,6 +15,7 @@ order (prequential), so it is not batched. Offsets and checkpoints belong to
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +36,34 @@ log = logging.getLogger("ihomer.serve")
 def _audit_field(s: str) -> str:
     """One tab-free, newline-free field (ids are validated; this is defence in depth)."""
     return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+class AuditLog:
+    """``topic partition offset id`` per learned record, one ``write`` system call per line
+    (``O_APPEND``: it reaches the kernel before the next record; nothing is buffered, so a full
+    disk costs the lines written while it is full, and the log goes on when space is back)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.failing = False
+
+    def write(self, topic: str, partition: int, offset: int, rid: str) -> None:
+        line = f"{topic}\t{partition}\t{offset}\t{_audit_field(rid)}\n".encode("utf-8", "replace")
+        try:
+            os.write(self.fd, line)
+        except OSError as e:
+            if not self.failing:
+                log.error("audit log %s: cannot write (%s); lines are lost until it can",
+                          self.path, e.strerror or e)  # fmt: skip
+            self.failing = True
+        else:
+            if self.failing:
+                log.info("audit log %s: writing again", self.path)
+            self.failing = False
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 class LearnerRole:
@@ -111,8 +140,7 @@ class LearnerRole:
         if self.n_learned:
             self.metrics.set_report(self.report.get())
         if self.config.audit_log:
-            # line-buffered: every learned record reaches the kernel before the next one
-            self.audit = open(self.config.audit_log, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+            self.audit = AuditLog(self.config.audit_log)
         return meta
 
     def _observe(self) -> None:
@@ -258,7 +286,7 @@ class LearnerRole:
                             replayed.inc()
                         if self.audit is not None:
                             rid = src if rid is None else rid
-                            self.audit.write(f"{m.topic}\t{p}\t{m.offset}\t{_audit_field(rid)}\n")
+                            self.audit.write(m.topic, p, m.offset, rid)
                 ck.store_offset(p, m.offset + 1)
                 n += 1
         if n:
