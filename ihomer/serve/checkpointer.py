@@ -147,6 +147,7 @@ class Checkpointer:
         self._failures = 0
         self._lock_fd: int | None = None
         self._current_good = False
+        self.from_beginning = False  # no checkpoint verified: ignore the committed offsets
 
     @property
     def progress_path(self) -> Path:
@@ -210,12 +211,24 @@ class Checkpointer:
             self._current_good = i == 0
             self.seq = int(meta.get("seq", 0))
             return obj, meta
-        if candidates:
+        if candidates and not self.config.checkpoint_fresh_fallback:
             raise CheckpointError(
                 self.path,
                 f"none of the {len(candidates)} checkpoint file(s) verifies ({'; '.join(errors)}); "
                 "move them away to start a fresh model",
             )
+        if candidates:
+            # The last resort loses no record: a fresh model learns the topic again from its
+            # beginning (the committed offsets belong to the model that is gone).
+            self.from_beginning = True
+            if self.path.exists():
+                os.replace(self.path, str(self.path) + ".bad")
+            log.error(
+                "none of the %d checkpoint file(s) verifies: starting a fresh model from the "
+                "beginning of the labelled topic (every record is learned again and counted as a "
+                "replay; the bad newest file is kept as %s.bad)",
+                len(candidates), self.path,
+            )  # fmt: skip
         return None, {}
 
     def open_progress(self, n_slots: int) -> dict[int, int]:

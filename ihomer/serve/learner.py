@@ -182,7 +182,7 @@ class LearnerRole:
         for tp in tps:
             start = saved.get(tp.partition)
             sources[tp.partition] = "checkpoint"
-            if start is None:
+            if start is None and not ck.from_beginning:
                 start = self.link.retry(
                     "read committed offset", lambda tp=tp: consumer.committed(tp)
                 )

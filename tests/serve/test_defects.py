@@ -148,6 +148,8 @@ def test_a_bad_checkpoint_falls_back_to_the_newest_good_generation(
     key = (tmp_path / "model.ckpt.key").read_bytes().strip()
     gens = sorted(tmp_path.glob("model.ckpt.gen-*"))
     assert len(gens) == 2  # --checkpoint-keep 3: the checkpoint and two older generations
+    # own bytes each (a hard link would let one corruption damage two generations)
+    assert len({p.stat().st_ino for p in [ckpt, *gens]}) == 3
     newest_gen = max(int(g.name.rsplit("-", 1)[1]) for g in gens)
     _, gen_meta = load_checkpoint(tmp_path / f"model.ckpt.gen-{newest_gen}", key=key)
     if damage == "tampered":  # move the offsets forward: 200 records would be skipped

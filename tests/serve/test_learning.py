@@ -164,12 +164,32 @@ def test_sigterm_checkpoints_commits_and_leaves(broker, topics, daemons, tmp_pat
 
 
 @pytest.mark.timeout(120)
-def test_corrupt_checkpoint_refuses_to_start(broker, topics, daemons, tmp_path):
+def test_corrupt_checkpoint_refuses_to_start_when_asked(broker, topics, daemons, tmp_path):
     topic = topics("corrupt", partitions=1)
     (tmp_path / "model.ckpt").write_bytes(b"IHOMERCK garbage")
-    d = daemons(*learner_args(broker, topic, tmp_path))
+    d = daemons(*learner_args(broker, topic, tmp_path, checkpoint_fresh_fallback="false"))
     assert d.proc.wait(timeout=60) == 4
     assert "model.ckpt" in d.log() and "refusing to start" in d.log()
+
+
+@pytest.mark.timeout(120)
+def test_no_good_checkpoint_relearns_from_the_beginning(broker, topics, daemons, tmp_path):
+    """The only checkpoint is corrupt and the offsets are committed: nothing may be skipped."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    topic = topics("nogood", partitions=1)
+    produce(broker.bootstrap, topic, yeast_messages(100))
+    c = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=topic + "-g")
+    c.commit({TopicPartition(topic, 0): OffsetAndMetadata(80, "", -1)})
+    c.close()
+    (tmp_path / "model.ckpt").write_bytes(b"IHOMERCK garbage")
+    d = daemons(*learner_args(broker, topic, tmp_path))
+    wait_for(lambda: learned(d, topic) >= 100, 60, "the whole topic to be learned again")
+    assert d.metric("ihomer_checkpoint_fallbacks_total") == 1
+    assert d.terminate() == 0
+    assert "starting a fresh model from the beginning" in d.log()
+    assert (tmp_path / "model.ckpt.bad").read_bytes() == b"IHOMERCK garbage"
 
 
 @pytest.mark.timeout(120)
