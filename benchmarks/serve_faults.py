@@ -244,6 +244,7 @@ def main() -> None:  # noqa: C901 - one scenario, in order
                                                       method="PUT"), timeout=10).read()
         broker.start()
         broker.topic("events")
+        broker.topic("dlq")
         bootstrap = f"127.0.0.1:{broker.port}"
         ckpt = tmp / "model.ckpt"
         audit = tmp / "audit.tsv"
@@ -383,7 +384,8 @@ def main() -> None:  # noqa: C901 - one scenario, in order
         fuzz_learned = [i for i in ids if not i.startswith("v")]
         c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                           fetch_max_wait_ms=500, max_partition_fetch_bytes=3 * LIMIT)  # fmt: skip
-        c.assign([TopicPartition("dlq", 0)])
+        c.assign([TopicPartition("dlq", p) for p in wait(
+            lambda: c.partitions_for_topic("dlq"), 30, "the dead-letter topic")])
         c.seek_to_beginning()
         dead: dict[int, tuple[str, str]] = {}
         quiet = time.monotonic()
