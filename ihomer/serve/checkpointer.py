@@ -263,6 +263,11 @@ class Checkpointer:
             self.progress[partition] = offset
             self.progress.begin(partition)
 
+    def survived(self) -> None:
+        """The record in hand went through the model: a death from now on is not its fault."""
+        if self.progress is not None:
+            self.progress.end()
+
     def store_offset(self, partition: int, offset: int) -> None:
         """Record ``offset`` as the next one to learn on ``partition`` (one record done)."""
         self.offsets[partition] = offset

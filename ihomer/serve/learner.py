@@ -277,6 +277,7 @@ class LearnerRole:
                         log.exception("the model failed on %s", src)
                         self.link.dead_letter(m, "model_error", model_error(e), src)
                     else:
+                        ck.survived()
                         predict_s.observe(step.predict_seconds - p0)
                         learn_s.observe(step.learn_seconds - l0)
                         self.n_learned += 1
