@@ -409,7 +409,9 @@ def main() -> None:  # noqa: C901 - one scenario, in order
             crash_loops += streak == 2  # two runs in a row died by themselves
 
         # the verdict ---------------------------------------------------------------------
-        ids = [r.split("\t")[3] for r in audit.read_text().splitlines()]
+        rows = [r.split("\t") for r in audit.read_text().splitlines()]
+        torn = sum(len(r) != 4 for r in rows)  # a line cut by the full disk
+        ids = [r[3] for r in rows if len(r) == 4]
         learned = {i for i in ids if i.startswith("v")}
         fuzz_learned = [i for i in ids if not i.startswith("v")]
         c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
@@ -486,6 +488,7 @@ def main() -> None:  # noqa: C901 - one scenario, in order
             "valid_lost": len(in_topic - learned),
             "valid_dead_lettered": sorted(valid_dead),
             "duplicates": len([i for i in ids if i.startswith("v")]) - len(learned),
+            "audit_lines_torn_by_the_full_disk": torn,
             "fuzz_sent": len(offsets),
             "fuzz_learned": len(fuzz_learned),
             "fuzz_dead_lettered_with_reason": n_dead_fuzz,
@@ -553,9 +556,10 @@ def _valid_ids_in_topic(bootstrap: str) -> set[str]:
 
 def _audit_ids(audit: pathlib.Path) -> set[str]:
     try:
-        return {r.split("\t")[3] for r in audit.read_text().splitlines()}
-    except (OSError, IndexError):
+        rows = [r.split("\t") for r in audit.read_text().splitlines()]
+    except OSError:
         return set()
+    return {r[3] for r in rows if len(r) == 4}
 
 
 if __name__ == "__main__":
