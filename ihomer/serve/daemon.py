@@ -183,6 +183,8 @@ class Daemon:
             idle = got == 0
             if idle:
                 self.link.watch()
+            else:
+                self.link.alive()
             if learner is not None and learner.checkpointer.expired():
                 learner.checkpointer.commit("interval")
             self._update_lag()

@@ -191,6 +191,16 @@ class BrokerLink:
             log.info("broker %s reachable again after %.1f s", up, now - self._down_since)
             self._down_since = None
 
+    def alive(self) -> None:
+        """Records arrived: the broker is back if it was away (said once)."""
+        if self._down_since is not None:
+            log.info(
+                "broker reachable again after %.1f s (records arrived)",
+                time.monotonic() - self._down_since,
+            )
+            self._down_since = None
+            self.metrics.broker_up.set(1)
+
     # ------------------------------------------------------------------ producing
     def connect_producer(self) -> bool:
         from kafka import KafkaProducer
