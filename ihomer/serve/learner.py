@@ -5,10 +5,10 @@ prequential step (predict, score, learn: the live metrics mean what the benchmar
 limits on what records may add to the model, the labelled consumer (manual assignment of every
 partition, resumed from the checkpoint's offsets), the audit log, and the handling of each record:
 decoded by :func:`streams.kafka.decode_event`, admitted by :class:`ihomer.serve.limits.Limits`,
-learned, or dead-lettered with the reason and its coordinates. A record that two runs in a row
-died on is dead-lettered without being tried again. When something fails mid-batch, the consumer
-is moved back to the first record not yet handled: nothing is skipped. Learning keeps record
-order (prequential), so it is not batched. Offsets and checkpoints belong to
+learned, or dead-lettered with the reason and its coordinates. A record that three runs in a
+row died on is dead-lettered without being tried again. When something fails mid-batch, the
+consumer is moved back to the first record not yet handled: nothing is skipped. Learning keeps
+record order (prequential), so it is not batched. Offsets and checkpoints belong to
 :class:`ihomer.serve.checkpointer.Checkpointer`.
 """
 
@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ihomer.serve.checkpointer import Checkpointer
+from ihomer.serve.checkpointer import POISON_STRIKES, Checkpointer
 from ihomer.serve.config import ServeConfig
 from ihomer.serve.guard import model_error, settle_heap
 from ihomer.serve.limits import LimitExceeded, Limits
@@ -207,7 +207,7 @@ class LearnerRole:
             log.warning(
                 "the last run died with %s in hand (%d run(s) in a row)%s",
                 position(c.labelled_topic, p, o), strikes,
-                ": it will be dead-lettered" if strikes >= 2 else "",
+                ": it will be dead-lettered" if strikes >= POISON_STRIKES else "",
             )  # fmt: skip
         return True
 
@@ -255,7 +255,8 @@ class LearnerRole:
                 if ck.is_suspect(p, m.offset):
                     self.link.dead_letter(
                         m, "crashed_daemon",
-                        "two runs in a row died with this record in hand; not tried again", src,
+                        f"{POISON_STRIKES} runs in a row died with this record in hand; not tried "
+                        "again", src,
                     )  # fmt: skip
                     ck.store_offset(p, m.offset + 1)
                     n += 1

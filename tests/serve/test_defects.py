@@ -225,20 +225,21 @@ def test_limits_dead_letter_floods_and_keep_the_model_bounded(broker, topics, da
 
 
 @pytest.mark.timeout(180)
-def test_a_record_that_kills_the_learner_twice_is_dead_lettered(broker, topics, daemons, tmp_path):
+def test_a_record_that_kills_the_learner_3_times_is_dead_lettered(broker, topics, daemons,
+                                                                  tmp_path):
     topic = topics("poison", partitions=1)
     good = yeast_messages(20)
     produce(broker.bootstrap, topic,
             good[:10] + [encode_event({"die": 1.0}, {"x": True}, id="poison")] + good[10:])
     args = learner_args(broker, topic, tmp_path, model="tests.serve.faulty_model:make_mortal")
-    for run in ("first", "second"):
+    for run in ("first", "second", "third"):
         d = daemons(*args, name=run)
         assert d.proc.wait(timeout=60) == -signal.SIGKILL, f"the {run} run should die on it"
-    d = daemons(*args, name="third")
-    wait_for(lambda: learned(d, topic) >= 20, 60, "the third run to learn past it")
+    d = daemons(*args, name="fourth")
+    wait_for(lambda: learned(d, topic) >= 20, 60, "the fourth run to learn past it")
     [h] = dead_letters(broker.bootstrap, topic + "-dlq", 1)
     assert category(h) == "crashed_daemon" and h["ihomer.offset"] == b"10"
-    assert "2 run(s) in a row" in d.log()
+    assert "3 run(s) in a row" in d.log()
     assert d.terminate() == 0
 
 
