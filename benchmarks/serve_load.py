@@ -1,18 +1,22 @@
-"""Load test of ``ihomer serve`` on this machine: throughput and predict latency, end to end.
+"""Load test of ``ihomer serve`` against the raw kafka-python ceiling, same broker, same run.
 
-Starts a Tansu broker on loopback (unless ``--bootstrap`` is given) and one daemon subprocess
-(``--role both``), then measures:
+Starts a Tansu broker on loopback (unless ``--bootstrap`` is given) and measures, side by side:
 
-1. learning throughput: labelled records (river's Yeast, repeated) produced in a burst, timed from
-   the first send until the daemon's ``ihomer_records_total{outcome="learned"}`` reaches the count;
-2. serving throughput: a burst of requests, timed until every prediction is on the output topic;
-3. latency: requests paced at ``--rate`` per second; per request, the end-to-end latency (Kafka
-   timestamp of the request to the prediction handed to the producer, ``latency_seconds``) and the
-   model's own predict time (``predict_seconds``); p50 / p99 of both.
+1. learning: labelled records (river's Yeast, repeated) produced up front, then one daemon
+   (``--role learner``) started and timed from its first learned record... to the last
+   (``ihomer_records_total{outcome="learned"}``); against the in-process prequential run of the
+   same model on the same records (``ihomer.evaluate.prequential``) and a raw kafka-python
+   consume of the same topic;
+2. serving burst: ``--requests`` requests produced up front, then a daemon (``--role server``
+   on the learner's snapshot) timed from its first prediction to the last; against a raw
+   kafka-python echo (consume, ``json.loads``, ``json.dumps``, produce) of the same topic;
+3. latency: requests paced at ``--rate`` per second; per request the true end-to-end latency,
+   from the client's send to the prediction arriving at a client consumer; p50 / p99, and the
+   model's own predict time per request.
 
-Prints one JSON object. Example::
+Prints one JSON object, with the targets of issue 12 and whether they were met. Example::
 
-    .venv/bin/python benchmarks/serve_load.py --model ihomer --labelled 5000 --requests 5000
+    .venv/bin/python benchmarks/serve_load.py --labelled 10000 --requests 20000 --paced 5000
 """
 
 from __future__ import annotations
@@ -26,13 +30,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streams.kafka import encode_event  # noqa: E402
+from streams.kafka import decode_event, encode_event  # noqa: E402
 
 
 def free_port() -> int:
@@ -41,7 +46,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait(cond, timeout: float, what: str):
+def wait(cond, timeout: float, what: str, interval: float = 0.01):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         try:
@@ -50,7 +55,7 @@ def wait(cond, timeout: float, what: str):
             v = None
         if v:
             return v
-        time.sleep(0.02)
+        time.sleep(interval)
     raise SystemExit(f"timed out waiting for {what}")
 
 
@@ -64,25 +69,131 @@ def scrape(port: int, key: str) -> float:
 
 def percentile(xs: list[float], q: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
+
+
+def produce(bootstrap: str, topic: str, messages: list[bytes]) -> None:
+    from kafka import KafkaProducer
+
+    p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, batch_size=256 * 1024)
+    for m in messages:
+        p.send(topic, m)
+    p.flush()
+    p.close()
+
+
+def raw_consume(bootstrap: str, topic: str, n: int) -> float:
+    """Records/s of a bare kafka-python consumer reading ``n`` records of ``topic``."""
+    from kafka import KafkaConsumer
+
+    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"raw-{time.time()}",
+                      auto_offset_reset="earliest", enable_auto_commit=False,
+                      fetch_max_wait_ms=500, max_poll_records=500)  # fmt: skip
+    got, t0 = 0, None
+    while got < n:
+        for msgs in c.poll(timeout_ms=500).values():
+            if t0 is None:
+                t0 = time.perf_counter()
+            got += len(msgs)
+    dt = time.perf_counter() - t0
+    c.close()
+    return n / dt
+
+
+def raw_echo(bootstrap: str, topic: str, out_topic: str, n: int) -> float:
+    """Records/s of consume - json.loads - json.dumps - produce, committed at the end."""
+    from kafka import KafkaConsumer, KafkaProducer
+
+    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"echo-{time.time()}",
+                      auto_offset_reset="earliest", enable_auto_commit=False,
+                      fetch_max_wait_ms=500, max_poll_records=500)  # fmt: skip
+    p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=1, batch_size=256 * 1024)
+    got, t0 = 0, None
+    while got < n:
+        for msgs in c.poll(timeout_ms=500).values():
+            if t0 is None:
+                t0 = time.perf_counter()
+            for m in msgs:
+                obj = json.loads(m.value)
+                p.send(out_topic, json.dumps({"id": obj.get("id"), "echo": True}).encode())
+            got += len(msgs)
+    p.flush()
+    c.commit()
+    dt = time.perf_counter() - t0
+    c.close()
+    p.close()
+    return n / dt
+
+
+class Collector(threading.Thread):
+    """Reads the prediction topic from the start; notes each prediction's arrival time."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__(daemon=True)
+        from kafka import KafkaConsumer, TopicPartition
+
+        self.c = KafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=2,
+                               max_poll_records=1000)  # fmt: skip
+        self.c.assign([TopicPartition(topic, 0)])
+        self.c.seek_to_beginning()
+        self.arrived: dict[str, tuple[float, dict]] = {}
+        self.first: float | None = None
+        self.stop = False
+
+    def run(self) -> None:
+        while not self.stop:
+            for msgs in self.c.poll(timeout_ms=50).values():
+                now = time.perf_counter()
+                if self.first is None:
+                    self.first = now
+                for m in msgs:
+                    p = json.loads(m.value)
+                    self.arrived.setdefault(str(p["id"]), (now, p))
+        self.c.close()
+
+
+def daemon(args: list[str], tmp: pathlib.Path, name: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ihomer.serve", *args, f"--metrics-port={port}",
+         "--log-level=WARNING"],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=subprocess.DEVNULL, stderr=open(tmp / f"{name}.log", "wb"),
+    )  # fmt: skip
+    return proc, port
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="ihomer")
-    ap.add_argument("--labelled", type=int, default=5000)
-    ap.add_argument("--requests", type=int, default=5000)
-    ap.add_argument("--paced", type=int, default=1000, help="requests in the latency phase")
-    ap.add_argument("--rate", type=float, default=200.0, help="requests/s in the latency phase")
-    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--labelled", type=int, default=10000)
+    ap.add_argument("--requests", type=int, default=20000)
+    ap.add_argument("--paced", type=int, default=5000, help="requests in the latency phase")
+    ap.add_argument("--rate", type=float, default=1000.0, help="requests/s in the latency phase")
+    ap.add_argument("--warmup", type=int, default=500, help="paced requests not measured")
+    ap.add_argument("--partitions", type=int, default=1, help="of the request topic")
+    ap.add_argument("--max-poll-records", type=int, default=500)
     ap.add_argument("--bootstrap", default=None, help="use this broker instead of a fresh Tansu")
     args = ap.parse_args()
 
-    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka import KafkaProducer
     from river import datasets
+
+    from ihomer.evaluate import prequential
+    from ihomer.serve.models import make_model
 
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="ihomer-load-"))
     procs: list[subprocess.Popen] = []
+    result: dict = {"model": args.model, "cpus": os.cpu_count()}
     try:
         if args.bootstrap:
             bootstrap = args.bootstrap
@@ -98,91 +209,125 @@ def main() -> None:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             ))  # fmt: skip
             bootstrap = f"127.0.0.1:{port}"
-            for name, parts in (("events", 1), ("requests", args.partitions), ("predictions", 1)):
+            time.sleep(0.3)
+            for name, parts in (("events", 1), ("requests", args.partitions), ("echo", 1),
+                                ("predictions", 1), ("paced", args.partitions),
+                                ("paced-predictions", 1)):  # fmt: skip
                 subprocess.run(
                     [tansu, "topic", "create", "--broker", url, "--partitions", str(parts), name],
                     check=True, capture_output=True, timeout=30,
                 )  # fmt: skip
-        mport = free_port()
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "ihomer.serve", f"--bootstrap-servers={bootstrap}",
-             f"--model={args.model}", "--role=both", "--labelled-topic=events",
-             "--request-topic=requests", "--prediction-topic=predictions",
-             f"--checkpoint-path={tmp / 'model.ckpt'}", "--checkpoint-interval=2000",
-             f"--metrics-port={mport}", "--log-level=WARNING"],
-            cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
-            stdout=subprocess.DEVNULL, stderr=open(tmp / "daemon.log", "wb"),
-        )  # fmt: skip
-        procs.append(daemon)
-        wait(lambda: scrape(mport, "ihomer_broker_up") == 1.0, 60, "the daemon")
-
         data = list(datasets.Yeast())
-        producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+        common = [f"--bootstrap-servers={bootstrap}", f"--model={args.model}",
+                  f"--checkpoint-path={tmp / 'model.ckpt'}",
+                  f"--max-poll-records={args.max_poll_records}"]  # fmt: skip
+
+        # 1. learning ------------------------------------------------------------------------
+        labelled = [encode_event(*data[i % len(data)], id=i) for i in range(args.labelled)]
+        produce(bootstrap, "events", labelled)
+        records = [decode_event(m)[:2] for m in labelled]
+        t0 = time.perf_counter()
+        prequential(make_model(args.model, 42), records, trace_every=None, events=False)
+        inproc = len(records) / (time.perf_counter() - t0)
+        raw_learn = raw_consume(bootstrap, "events", args.labelled)
+        learner, lport = daemon(common + ["--role=learner", "--labelled-topic=events",
+                                          "--checkpoint-interval=100000"], tmp, "learner")
+        procs.append(learner)
         key = 'ihomer_records_total{outcome="learned",topic="events"}'
+        # scraped every 50 ms: more often and the scrapes themselves slow the daemon down
+        n0 = wait(lambda: scrape(lport, key), 120, "the first learned record", 0.05)
         t0 = time.perf_counter()
-        for i in range(args.labelled):
-            x, y = data[i % len(data)]
-            producer.send("events", encode_event(x, y, id=i))
+        wait(lambda: scrape(lport, key) >= args.labelled, 1800, "learning", 0.05)
+        learn_rate = (args.labelled - n0) / (time.perf_counter() - t0)
+        stop(learner)  # writes the snapshot the server loads
+        result.update(
+            labelled_records=args.labelled,
+            learn_records_per_s=round(learn_rate, 1),
+            inprocess_prequential_records_per_s=round(inproc, 1),
+            learn_ratio_to_inprocess=round(learn_rate / inproc, 3),
+            raw_consume_records_per_s=round(raw_learn, 1),
+        )
+
+        # 2. serving burst --------------------------------------------------------------------
+        reqs = [encode_event(data[i % len(data)][0], None, id=f"b{i}")
+                for i in range(args.requests)]  # fmt: skip
+        produce(bootstrap, "requests", reqs)
+        raw = raw_echo(bootstrap, "requests", "echo", args.requests)
+        col = Collector(bootstrap, "predictions")
+        col.start()
+        server, sport = daemon(common + ["--role=server", "--request-topic=requests",
+                                         "--prediction-topic=predictions",
+                                         "--server-group=load"], tmp, "server")  # fmt: skip
+        procs.append(server)
+        wait(lambda: len(col.arrived) >= args.requests, 600, "the burst's predictions", 0.005)
+        t_last = max(t for t, _ in col.arrived.values())
+        burst_rate = (len(col.arrived) - 1) / (t_last - col.first)
+        col.stop = True
+        stop(server)
+        result.update(
+            requests_burst=len(col.arrived),
+            serve_records_per_s=round(burst_rate, 1),
+            raw_echo_records_per_s=round(raw, 1),
+            serve_ratio_to_raw_echo=round(burst_rate / raw, 3),
+        )
+
+        # 3. paced latency --------------------------------------------------------------------
+        col = Collector(bootstrap, "paced-predictions")
+        col.start()
+        server, sport = daemon(common + ["--role=server", "--request-topic=paced",
+                                         "--prediction-topic=paced-predictions",
+                                         "--server-group=paced"], tmp, "paced")  # fmt: skip
+        procs.append(server)
+        producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+        for i in range(args.warmup):  # steady state: the first answers include the group join
+            producer.send("paced", encode_event(data[i % len(data)][0], None, id=f"w{i}"))
+            time.sleep(1.0 / args.rate)
         producer.flush()
-        wait(lambda: scrape(mport, key) >= args.labelled, 1800, "learning")
-        learn_s = time.perf_counter() - t0
-
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=10)
-        consumer.assign([TopicPartition("predictions", 0)])
-        consumer.seek_to_beginning()
-
-        def collect(n: int, timeout: float) -> list[dict]:
-            out: list[dict] = []
-            end = time.monotonic() + timeout
-            while len(out) < n and time.monotonic() < end:
-                for msgs in consumer.poll(timeout_ms=100).values():
-                    out.extend(json.loads(m.value) for m in msgs)
-            return out
-
-        t0 = time.perf_counter()
-        for i in range(args.requests):
-            x, _ = data[i % len(data)]
-            producer.send("requests", encode_event(x, None, id=f"b{i}"))
-        producer.flush()
-        burst = collect(args.requests, 600)
-        serve_s = time.perf_counter() - t0
-
+        wait(lambda: all(f"w{i}" in col.arrived for i in range(args.warmup)), 120,
+             "the server to answer the warm-up requests", 0.005)  # fmt: skip
+        time.sleep(0.5)
+        sent: dict[str, float] = {}
         interval = 1.0 / args.rate
         start = time.perf_counter()
         for i in range(args.paced):
-            x, _ = data[i % len(data)]
-            producer.send("requests", encode_event(x, None, id=f"p{i}", timestamp=time.time()))
-            producer.flush()
+            rid = f"p{i}"
+            msg = encode_event(data[i % len(data)][0], None, id=rid)
+            sent[rid] = time.perf_counter()
+            producer.send("paced", msg)
             delay = start + (i + 1) * interval - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-        paced = [p for p in collect(args.paced, 120) if str(p["id"]).startswith("p")]
-        e2e = [p["latency_seconds"] for p in paced if p["latency_seconds"] is not None]
-        model = [p["predict_seconds"] for p in paced]
-        print(json.dumps({
-            "model": args.model,
-            "cpus": os.cpu_count(),
-            "labelled_records": args.labelled,
-            "learn_records_per_s": round(args.labelled / learn_s, 1),
-            "requests_burst": len(burst),
-            "serve_records_per_s": round(len(burst) / serve_s, 1),
-            "paced_requests": len(paced),
-            "paced_rate_per_s": args.rate,
-            "e2e_latency_p50_ms": round(1000 * percentile(e2e, 0.5), 3),
-            "e2e_latency_p99_ms": round(1000 * percentile(e2e, 0.99), 3),
-            "predict_latency_p50_ms": round(1000 * percentile(model, 0.5), 3),
-            "predict_latency_p99_ms": round(1000 * percentile(model, 0.99), 3),
-        }, indent=2))  # fmt: skip
-        consumer.close()
+        producer.flush()
+        actual_rate = args.paced / (time.perf_counter() - start)
+        wait(lambda: all(r in col.arrived for r in sent), 120, "the paced predictions", 0.01)
+        col.stop = True
+        e2e = [col.arrived[r][0] - t for r, t in sent.items()]
+        if os.environ.get("SERVE_LOAD_DEBUG"):
+            slow = [(round(t - start, 3), round(1000 * (col.arrived[r][0] - t), 1),
+                     round(1000 * (col.arrived[r][1]["latency_seconds"] or -1), 1))
+                    for r, t in sent.items() if col.arrived[r][0] - t > 0.02]  # fmt: skip
+            slow.sort(key=lambda s: -s[1])
+            print("slowest requests (s after start, ms):", slow[:40], file=sys.stderr)
+        model_s = [col.arrived[r][1]["predict_seconds"] for r in sent]
+        stop(server)
         producer.close()
+        result.update(
+            paced_requests=len(sent),
+            paced_rate_per_s=round(actual_rate, 1),
+            e2e_latency_p50_ms=round(1000 * percentile(e2e, 0.5), 3),
+            e2e_latency_p99_ms=round(1000 * percentile(e2e, 0.99), 3),
+            predict_latency_p50_ms=round(1000 * percentile(model_s, 0.5), 3),
+            predict_latency_p99_ms=round(1000 * percentile(model_s, 0.99), 3),
+        )
+        result["targets"] = {
+            "burst >= 10000 requests/s": result["serve_records_per_s"] >= 10000,
+            "paced 1000/s p99 <= 20 ms": result["e2e_latency_p99_ms"] <= 20,
+            "learning >= 80% of in-process": result["learn_ratio_to_inprocess"] >= 0.8,
+        }
+        print(json.dumps(result, indent=2))
     finally:
         for p in reversed(procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop(p)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from ihomer.checkpoint import (
     MAGIC,
     CheckpointError,
     load_checkpoint,
+    read_metadata,
+    remove_stale_temp_files,
     save_checkpoint,
 )
 
@@ -72,9 +74,11 @@ def test_incompatible_payload_is_a_checkpoint_error(tmp_path):
             "sha256": hashlib.sha256(payload).hexdigest(),
         }
     ).encode()
-    path.write_bytes(MAGIC + struct.pack("<II", FORMAT_VERSION, len(head)) + head + payload)
+    path.write_bytes(MAGIC + struct.pack("<II", 2, len(head)) + head + payload)  # format 2
     with pytest.raises(CheckpointError, match="cannot be loaded by this version"):
         load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="format 2"):  # never trusted with a key
+        load_checkpoint(path, key=b"k")
 
 
 def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
@@ -90,3 +94,47 @@ def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert load_checkpoint(path)[0] == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ckpt"]
+
+
+def _edit_header(raw: bytes, old: bytes, new: bytes) -> bytes:
+    """Replace ``old`` by ``new`` (same length) inside the JSON header."""
+    assert len(old) == len(new) and raw.count(old) == 1
+    return raw.replace(old, new)
+
+
+@pytest.mark.parametrize("key", [None, b"secret"])
+def test_an_edited_header_is_refused(tmp_path, key):
+    """The offsets live in the header: moving them would silently skip records."""
+    path = tmp_path / "m.ckpt"
+    save_checkpoint(path, {"w": 1}, metadata={"offsets": {"0": 100}}, key=key)
+    path.write_bytes(_edit_header(path.read_bytes(), b'"0": 100', b'"0": 900'))
+    with pytest.raises(CheckpointError, match="HMAC mismatch" if key else "checksum mismatch"):
+        load_checkpoint(path, key=key)
+
+
+def test_a_crafted_file_with_a_valid_checksum_is_refused_with_a_key(tmp_path):
+    """Anyone can compute a SHA-256: only the HMAC keeps a crafted pickle from running."""
+    path = tmp_path / "m.ckpt"
+    save_checkpoint(path, {"evil": True})  # no key: a valid SHA-256 tag, as an attacker could
+    assert load_checkpoint(path)[0] == {"evil": True}
+    with pytest.raises(CheckpointError, match="HMAC mismatch"):
+        load_checkpoint(path, key=b"secret")
+    save_checkpoint(path, {"w": 1}, key=b"secret")
+    with pytest.raises(CheckpointError, match="give the key"):
+        load_checkpoint(path)
+
+
+def test_metadata_without_unpickling_and_the_format_version(tmp_path):
+    path = tmp_path / "m.ckpt"
+    save_checkpoint(path, {"w": 1}, metadata={"seq": 4}, key=b"k")
+    assert read_metadata(path, key=b"k") == {"seq": 4}
+    assert int.from_bytes(path.read_bytes()[8:12], "little") == FORMAT_VERSION == 3
+
+
+def test_stale_temp_files_are_removed(tmp_path):
+    path = tmp_path / "m.ckpt"
+    save_checkpoint(path, "x")
+    (tmp_path / "m.ckpt.abc123.tmp").write_bytes(b"half a write")
+    (tmp_path / "other.ckpt.abc.tmp").write_bytes(b"not ours")
+    assert remove_stale_temp_files(path) == ["m.ckpt.abc123.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ckpt", "other.ckpt.abc.tmp"]

@@ -160,22 +160,46 @@ class ServeMetrics:
             ["outcome"],
             registry=r,
         )
+        self.checkpoint_fallbacks = Counter(
+            "ihomer_checkpoint_fallbacks",
+            "Checkpoint files refused at start (corrupt, truncated, edited): the learner fell back"
+            " to an older generation.",
+            registry=r,
+        )
+        self.known_features = Gauge(
+            "ihomer_features",
+            "Distinct features admitted into the model (names; name=value for strings).",
+            registry=r,
+        )
         self._event_counts: dict[str, int] = {}
 
     def mark_checkpoint(self, unix_time: float) -> None:
         self._last_checkpoint = unix_time
         self.checkpoint_timestamp.set(unix_time)
 
-    def observe_model(self, model: Any, n_learned: int) -> None:
-        """Read cluster count, label count and new structural events from ``model``."""
+    def observe_model(
+        self, model: Any, n_learned: int, n_labels: int | None = None,
+        n_features: int | None = None,
+    ) -> None:  # fmt: skip
+        """Read cluster count, label count and new structural events from ``model``.
+
+        ``n_labels`` / ``n_features``: the distinct labels / features admitted (the limits'
+        count); without it the model's ``labels_`` or ``labels`` attribute is asked.
+        """
         self.learned.set(n_learned)
         n_clusters = getattr(model, "n_clusters", None)
         self.clusters.set(math.nan if n_clusters is None else float(n_clusters))
-        labels = getattr(model, "labels_", None) or getattr(model, "labels", None)
-        try:
-            self.labels_seen.set(len(labels) if labels is not None else math.nan)
-        except TypeError:
-            self.labels_seen.set(math.nan)
+        if n_features is not None:
+            self.known_features.set(n_features)
+        if n_labels is None:
+            labels = getattr(model, "labels_", None)
+            if labels is None:
+                labels = getattr(model, "labels", None)
+            try:
+                n_labels = len(labels) if labels is not None else None
+            except TypeError:
+                n_labels = None
+        self.labels_seen.set(math.nan if n_labels is None else n_labels)
         log = getattr(model, "events", None)
         counts = getattr(log, "counts", None)
         if counts is None:

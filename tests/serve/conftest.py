@@ -330,3 +330,11 @@ def consume_until(
         return out
     finally:
         c.close()
+
+
+def load_ckpt(path: pathlib.Path) -> tuple[Any, dict]:
+    """Load a daemon checkpoint with the key the learner generated beside it."""
+    from ihomer.checkpoint import load_checkpoint
+
+    key = pathlib.Path(str(path) + ".key").read_text().strip().encode()
+    return load_checkpoint(path, key=key)

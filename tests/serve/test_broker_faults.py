@@ -6,9 +6,7 @@ import time
 
 import pytest
 
-from ihomer.checkpoint import load_checkpoint
-
-from .conftest import producer, wait_for
+from .conftest import load_ckpt, producer, wait_for
 from .test_learning import learned, learner_args, yeast_messages
 
 pytestmark = [pytest.mark.services]
@@ -60,5 +58,5 @@ def test_daemon_survives_broker_absence_and_restart(s3_broker, daemons, tmp_path
 
     ids = {line.split("\t")[3] for line in audit.read_text().splitlines()}
     assert ids == {str(i) for i in range(len(messages))}
-    _, meta = load_checkpoint(tmp_path / "model.ckpt")
+    _, meta = load_ckpt(tmp_path / "model.ckpt")
     assert meta["n_learned"] == len(messages) and meta["offsets"] == {"0": len(messages)}

@@ -188,12 +188,43 @@ def test_a_second_learner_on_the_same_checkpoint_refuses(tmp_path, caplog):
 
     cfg = ServeConfig(checkpoint_path=str(tmp_path / "m.ckpt"), model="br-logreg")
     first = Daemon(cfg)
-    first._take_lock()
+    first.learner.checkpointer.take_lock()
     try:
         with caplog.at_level(logging.ERROR, logger="ihomer.serve"):
             assert Daemon(cfg).run() == 3
         assert "another learner holds this checkpoint" in caplog.text
     finally:
-        import os
+        first.learner.checkpointer.close()
 
-        os.close(first._lock_fd)
+
+def test_progress_file_on_a_full_disk_is_an_oserror_not_sigbus(tmp_path, monkeypatch):
+    """The file is allocated by real writes: a full disk fails there, never on a mapped store."""
+    import errno
+    import os
+
+    from ihomer.serve import progress
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(progress.os, "write", full)
+    with pytest.raises(OSError, match="No space left"):
+        ProgressFile(tmp_path / "p", 4)
+    monkeypatch.setattr(progress.os, "write", lambda fd, data: len(data) // 2)  # a short write
+    with pytest.raises(OSError, match="short write"):
+        ProgressFile(tmp_path / "p", 4)
+    monkeypatch.undo()
+    assert os.path.getsize(tmp_path / "p") == 0  # nothing mapped beyond what was written
+
+
+def test_progress_file_names_the_record_in_hand_and_counts_strikes(tmp_path):
+    path = tmp_path / "p"
+    p = ProgressFile(path, 2)
+    p[1] = 40
+    p.begin(1)  # the process dies here
+    assert ProgressFile.read_state(path) == ({1: 40}, 1, (1, 40, 1))
+    p.set_strikes(1, 40, 1)  # the next run carries the strike and dies on the same record
+    assert ProgressFile.read_state(path)[2] == (1, 40, 2)
+    p.end()
+    assert ProgressFile.read_state(path) == ({1: 40}, -1, (-1, -1, 0))
+    p.close()

@@ -7,12 +7,11 @@ import signal
 
 import pytest
 
-from ihomer.checkpoint import load_checkpoint
 from ihomer.evaluate import prequential
 from ihomer.serve.models import make_model
 from streams.kafka import decode_event, encode_event
 
-from .conftest import SESSION, producer, wait_for
+from .conftest import SESSION, load_ckpt, producer, wait_for
 
 pytestmark = [pytest.mark.services]
 
@@ -82,7 +81,7 @@ def test_live_metrics_equal_offline_prequential(broker, topics, daemons, tmp_pat
         assert live[key] == pytest.approx(value, rel=1e-12, abs=1e-12), name
     assert live["ihomer_model_instances"] == len(messages)
     # The checkpoint written at shutdown holds the same report, and the offsets after every record.
-    obj, meta = load_checkpoint(tmp_path / "model.ckpt")
+    obj, meta = load_ckpt(tmp_path / "model.ckpt")
     assert obj["report"].get() == pytest.approx(offline.metrics)
     assert meta["offsets"] == {"0": len(messages)}
     assert meta["n_learned"] == len(messages)
@@ -108,7 +107,7 @@ def test_sigkill_then_restart_loses_nothing_and_bounds_replays(broker, topics, d
     d1.kill()
     n_first = sum(1 for _ in audit.open())
     assert n_first < len(messages), "the first run finished before the kill: test is void"
-    _, meta = load_checkpoint(tmp_path / "model.ckpt")
+    _, meta = load_ckpt(tmp_path / "model.ckpt")
     at_kill = meta["n_learned"]
     assert interval <= at_kill <= n_first
     assert n_first - at_kill <= interval  # what a crash can cost: less than one interval
@@ -131,7 +130,7 @@ def test_sigkill_then_restart_loses_nothing_and_bounds_replays(broker, topics, d
     # The replay counter sees them too (a record killed between its audit line and its progress
     # mark is the only possible miss).
     assert replayed is not None and duplicates - 1 <= replayed <= duplicates
-    obj, meta = load_checkpoint(tmp_path / "model.ckpt")
+    obj, meta = load_ckpt(tmp_path / "model.ckpt")
     # The model state holds every record exactly once (resumed from the checkpoint's offsets).
     assert meta["n_learned"] == len(messages) == obj["report"].n
     assert meta["offsets"] == {"0": len(messages) // 2, "1": len(messages) // 2}
@@ -152,7 +151,7 @@ def test_sigterm_checkpoints_commits_and_leaves(broker, topics, daemons, tmp_pat
     assert d.proc.wait(timeout=30) == 0
     log = d.log()
     assert "received SIGTERM" in log and "stopped:" in log
-    _, meta = load_checkpoint(tmp_path / "model.ckpt")
+    _, meta = load_ckpt(tmp_path / "model.ckpt")
     assert meta["reason"] == "shutdown"
     n = meta["n_learned"]
     assert 300 <= n <= len(messages)
@@ -165,12 +164,32 @@ def test_sigterm_checkpoints_commits_and_leaves(broker, topics, daemons, tmp_pat
 
 
 @pytest.mark.timeout(120)
-def test_corrupt_checkpoint_refuses_to_start(broker, topics, daemons, tmp_path):
+def test_corrupt_checkpoint_refuses_to_start_when_asked(broker, topics, daemons, tmp_path):
     topic = topics("corrupt", partitions=1)
     (tmp_path / "model.ckpt").write_bytes(b"IHOMERCK garbage")
-    d = daemons(*learner_args(broker, topic, tmp_path))
+    d = daemons(*learner_args(broker, topic, tmp_path, checkpoint_fresh_fallback="false"))
     assert d.proc.wait(timeout=60) == 4
     assert "model.ckpt" in d.log() and "refusing to start" in d.log()
+
+
+@pytest.mark.timeout(120)
+def test_no_good_checkpoint_relearns_from_the_beginning(broker, topics, daemons, tmp_path):
+    """The only checkpoint is corrupt and the offsets are committed: nothing may be skipped."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    topic = topics("nogood", partitions=1)
+    produce(broker.bootstrap, topic, yeast_messages(100))
+    c = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=topic + "-g")
+    c.commit({TopicPartition(topic, 0): OffsetAndMetadata(80, "", -1)})
+    c.close()
+    (tmp_path / "model.ckpt").write_bytes(b"IHOMERCK garbage")
+    d = daemons(*learner_args(broker, topic, tmp_path))
+    wait_for(lambda: learned(d, topic) >= 100, 60, "the whole topic to be learned again")
+    assert d.metric("ihomer_checkpoint_fallbacks_total") == 1
+    assert d.terminate() == 0
+    assert "starting a fresh model from the beginning" in d.log()
+    assert (tmp_path / "model.ckpt.bad").read_bytes() == b"IHOMERCK garbage"
 
 
 @pytest.mark.timeout(120)

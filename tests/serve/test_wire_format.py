@@ -35,12 +35,19 @@ SRC = position("events", 3, 1042)
         (b'{"features": {}, "labels": [], "extra": 1}', "unknown_field", "'extra'"),
         (b'{"labels": []}', "missing_field", "'features' is missing"),
         (b'{"features": {}}', "missing_field", "'labels' is missing"),
-        (b'{"features": {}, "labels": []}' + b" " * 200, "oversized", "over the 100-byte limit"),
+        (b'{"features": {}, "labels": []}' + b" " * 400, "oversized", "over the 400-byte limit"),
+        (b'{"features": {}, "labels": [], "id": "\\ud800"}', "invalid_text", "lone surrogate"),
+        (b'{"features": {"\\uDC00": 1}, "labels": []}', "invalid_text", "lone surrogate"),
+        (b'{"features": {}, "labels": ["\\ud800"]}', "invalid_text", "lone surrogate"),
+        (b'{"features": {}, "labels": [], "id": "a\\nb"}', "invalid_text", "control character"),
+        (b'{"features": {}, "labels": [], "id": "a\tb"}', "malformed_json", "malformed JSON"),
+        (b'{"features": {}, "labels": [], "timestamp": 1e999}', "non_finite", "timestamp"),
+        (b'{"features": {"a": 1' + b"0" * 320 + b'}, "labels": []}', "non_finite", "float range"),
     ],
 )
 def test_bad_labelled_events(raw, category, fragment):
     with pytest.raises(EventSchemaError) as info:
-        decode_event(raw, SRC, max_bytes=100)
+        decode_event(raw, SRC, max_bytes=400)
     e = info.value
     assert isinstance(e, StreamFormatError) and isinstance(e, ValueError)
     assert e.category == category and e.category in ERROR_CATEGORIES
@@ -102,3 +109,21 @@ def test_encode_refuses_nan():
     with pytest.raises(ValueError):
         encode_event({"a": float("nan")}, {"l": True})
     assert json.loads(encode_event({"a": 1}, None))["features"] == {"a": 1}
+
+
+def test_valid_surrogate_pairs_and_long_ids():
+    x, _, rid, _ = decode_event(b'{"features": {"e": "\\ud83d\\ude00"}, "labels": [], "id": "ok"}')
+    assert x == {"e": "\U0001f600"} and rid == "ok"
+    with pytest.raises(EventSchemaError, match="over 1024"):
+        decode_event(b'{"features": {}, "labels": [], "id": "' + b"i" * 1025 + b'"}')
+
+
+@given(st.text(max_size=12))
+def test_any_accepted_id_is_a_key_and_one_audit_field(rid):
+    try:
+        _, _, got, _ = decode_event(json.dumps({"features": {}, "labels": [], "id": rid}).encode())
+    except EventSchemaError as e:
+        assert e.category == "invalid_text"
+    else:
+        got.encode("utf-8")  # never raises: the prediction's key can be sent
+        assert "\n" not in got and "\t" not in got
