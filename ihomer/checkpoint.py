@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 MAGIC = b"IHOMERCK"
-FORMAT_VERSION = 3  # 3: one tag over header and payload; 2: a checksum of the payload only
+FORMAT_VERSION = 3  # 3: one tag over header and payload; 2 (refused): a payload checksum only
 _LEGACY_VERSION = 2
 _TAG_BYTES = 32
 _HEAD = struct.Struct("<II")
@@ -152,9 +152,12 @@ def _verified(path: Path, key: bytes | None) -> tuple[dict, bytes]:
         raise CheckpointError(
             path, f"unsupported format version {version} (this build reads {FORMAT_VERSION})"
         )
-    if version == _LEGACY_VERSION and key is not None:
+    if version == _LEGACY_VERSION:
         raise CheckpointError(
-            path, "format 2 checkpoint: its header is not authenticated, refused with a key"
+            path,
+            "format 2 checkpoint (an older ihomer): its header is not authenticated and its "
+            "model's internals predate this build (per-tree feature ids, the lifecycle module); "
+            "retrain, or load it with the ihomer that wrote it",
         )
     off += _HEAD.size
     if len(data) < off + head_len:
@@ -165,16 +168,12 @@ def _verified(path: Path, key: bytes | None) -> tuple[dict, bytes]:
             raise ValueError("not an object")
     except ValueError as e:
         raise CheckpointError(path, f"corrupt header: {e}") from e
-    end = len(data) - (_TAG_BYTES if version == FORMAT_VERSION else 0)
+    end = len(data) - _TAG_BYTES
     payload = data[off + head_len : max(off + head_len, end)]
     if len(payload) != header.get("payload_bytes"):
         raise CheckpointError(
             path, f"truncated payload: {len(payload)} of {header.get('payload_bytes')} bytes"
         )
-    if version == _LEGACY_VERSION:
-        if hashlib.sha256(payload).hexdigest() != header.get("sha256"):
-            raise CheckpointError(path, "checksum mismatch (file corrupted)")
-        return header, payload
     actual = _tag(key, data[: off + head_len], payload)
     if not hmac.compare_digest(actual, data[end:]):
         if key is not None:
