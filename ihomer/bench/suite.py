@@ -53,26 +53,17 @@ def quick_streams() -> list[str]:
 
 
 def parse_drifts(text: str) -> list[Any]:
-    """``"AT[:KIND[:WIDTH]]+..."`` -> a list of :class:`streams.synth.Drift`.
+    """``"AT[:KIND[:WIDTH]]+..."`` -> a list of :class:`streams.synth.Drift` (the parser of
+    ``synth:`` specs, :func:`streams.synth.parse_drifts`).
 
     Examples
     --------
     >>> parse_drifts("500:labels+900:concept:100")
     [Drift(at=500, kind='labels', width=0), Drift(at=900, kind='concept', width=100)]
     """
-    from streams.synth import Drift
+    from streams.synth import parse_drifts as parse
 
-    drifts = []
-    for part in filter(None, (p.strip() for p in str(text).split("+"))):
-        bits = part.split(":")
-        try:
-            at = int(bits[0])
-            kind = bits[1] if len(bits) > 1 else "labels"
-            width = int(bits[2]) if len(bits) > 2 else 0
-        except (ValueError, IndexError) as exc:
-            raise ValueError(f"drift {part!r}: expected AT[:KIND[:WIDTH]] ({exc})") from exc
-        drifts.append(Drift(at, kind, width))
-    return drifts
+    return parse(text)
 
 
 def open_bench_stream(spec: str) -> Any:
