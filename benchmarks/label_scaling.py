@@ -136,21 +136,6 @@ def open_spec(s: dict[str, Any], seed: int) -> Any:
 
 
 # -- the child ------------------------------------------------------------------------------------
-def _vm_hwm_bytes() -> int | None:
-    """Peak RSS of this process (``VmHWM``: not inherited across fork + exec)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    import resource
-
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(rss) if sys.platform == "darwin" else int(rss) * 1024
-
-
 def _write_json(path: str | Path, data: Any) -> None:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -166,7 +151,7 @@ def run_child(job: dict[str, Any], result_path: str) -> int:
     if mem > 0:
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
     from ihomer.bench.models import make_model
-    from ihomer.evaluate import PrequentialStep
+    from ihomer.evaluate import PrequentialStep, peak_rss_bytes
 
     stream = open_spec(job["stream"], job["seed"])
     n_labels, n_features = len(stream.labels), len(stream.features)
@@ -180,7 +165,7 @@ def run_child(job: dict[str, Any], result_path: str) -> int:
     trace: list[dict[str, Any]] = []
     trace_every = int(job.get("trace_every") or 100)
     status, reason = "ok", ""
-    rss_before = _vm_hwm_bytes()
+    rss_before = peak_rss_bytes()
     next_progress = PROGRESS_EVERY_S
     wall0 = time.perf_counter()
 
@@ -201,7 +186,7 @@ def run_child(job: dict[str, Any], result_path: str) -> int:
             "cpu_us_per_inst": 1e6 * cpu / step.n if step.n else None,
             "micro_f1": metrics.get("micro_f1"),
             "metrics": metrics,
-            "peak_rss_bytes": _vm_hwm_bytes(),
+            "peak_rss_bytes": peak_rss_bytes(),
             "rss_before_loop_bytes": rss_before,
             "digest": {"positives": n_pos, "nonzeros": n_nnz},
             "trace": trace,

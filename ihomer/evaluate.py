@@ -161,8 +161,16 @@ class PrequentialResult:
 
 
 def peak_rss_bytes() -> int | None:
-    """The process's peak resident set size in bytes (``ru_maxrss``: KiB on Linux, bytes on
-    macOS)."""
+    """The process's peak resident set size in bytes: ``VmHWM`` where /proc has it (Linux: per
+    address space, so unlike ``ru_maxrss`` it does not inherit the parent's peak across fork +
+    exec), else ``ru_maxrss`` (KiB on Linux, bytes on macOS)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     if resource is None:  # pragma: no cover - Windows
         return None
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -54,21 +54,6 @@ def _keep_events(events: list[dict]) -> list[dict]:
     return kept
 
 
-def _peak_rss_bytes() -> int | None:
-    """This process's resident-set high-water mark. ``VmHWM`` (Linux) is per address space, so
-    unlike ``ru_maxrss`` it does not inherit the parent's peak across fork + exec."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    from ihomer.evaluate import peak_rss_bytes
-
-    return peak_rss_bytes()
-
-
 def _stream_info(stream: Any, spec: str, n: int) -> dict[str, Any]:
     drifts = getattr(stream, "drift_points", None)
     return {
@@ -86,7 +71,7 @@ def run_job(job: Job) -> dict[str, Any]:
     """Run ``job`` in this process and return its result record (status ``"ok"``)."""
     from ihomer.bench.models import MODELS, make_model
     from ihomer.bench.suite import open_bench_stream, resolve
-    from ihomer.evaluate import prequential
+    from ihomer.evaluate import peak_rss_bytes, prequential
 
     spec = resolve(job.stream)
     if SEED_PLACEHOLDER in spec:
@@ -110,7 +95,7 @@ def run_job(job: Job) -> dict[str, Any]:
     records = list(
         stream if job.max_instances is None else itertools.islice(stream, job.max_instances)
     )
-    rss_before = _peak_rss_bytes()
+    rss_before = peak_rss_bytes()
     started = time.time()
     result = prequential(
         model,
@@ -125,7 +110,7 @@ def run_job(job: Job) -> dict[str, Any]:
         {k: float(f"{v:.6g}") if isinstance(v, float) else v for k, v in entry.items()}
         for entry in data.get("trace", [])
     ]
-    data["peak_rss_bytes"] = _peak_rss_bytes()
+    data["peak_rss_bytes"] = peak_rss_bytes()
     events = data.pop("events", [])
     counts = getattr(getattr(model, "events", None), "counts", None)
     n_clusters = None
