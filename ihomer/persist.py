@@ -2,8 +2,9 @@
 ``ihomer.load``).
 
 This module owns the *saved model* layer on top of :mod:`ihomer.checkpoint`'s verified file format
-(magic, format version, SHA-256 and an optional HMAC checked before anything is unpickled; written
-to a temporary file, fsynced and renamed, so a crash never leaves a torn file). A saved model is a
+(magic, format version and one SHA-256 / HMAC tag over header and payload checked before anything
+is unpickled; written to a temporary file, fsynced and renamed, so a crash never leaves a torn
+file). A saved model is a
 checkpoint whose metadata says ``"kind": "ihomer-model"`` and records the model class, the ihomer
 version, the instances learned and the labels. :func:`load` also takes a checkpoint of the
 ``ihomer serve`` daemon (it returns the daemon's model). It must not know about streams or the CLI.
