@@ -83,13 +83,14 @@ class ServeConfig:
     linger_ms: int = 1  # the producer batches what is sent within this time
     commit_interval_ms: int = 100  # served request offsets: committed once acked, this often
     commit_max_pending: int = 5000  # or when this many predictions wait for acknowledgement
-    max_features_per_record: int = 1000  # limits: 0 = none (see DESIGN.md, "Limits")
-    max_labels_per_record: int = 100
-    max_new_features_per_window: int = 1000
-    max_new_labels_per_window: int = 100
-    max_features_total: int = 10000
-    max_labels_total: int = 1000
-    limit_window_s: float = 60.0
+    # limits: 0 = none (see DESIGN.md, "Limits"); the defaults are LimitSettings' own
+    max_features_per_record: int = LimitSettings.features_per_record
+    max_labels_per_record: int = LimitSettings.labels_per_record
+    max_new_features_per_window: int = LimitSettings.new_features_per_window
+    max_new_labels_per_window: int = LimitSettings.new_labels_per_window
+    max_features_total: int = LimitSettings.features_total
+    max_labels_total: int = LimitSettings.labels_total
+    limit_window_s: float = LimitSettings.window_s
     retry_backoff_s: float = 0.5  # first wait when the broker is unreachable
     retry_backoff_max_s: float = 10.0
     max_run_s: float = 0.0  # 0 = run until signalled (tests and benchmarks use a bound)
