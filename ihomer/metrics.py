@@ -30,6 +30,7 @@ known (river raises there). The module must not know about models or streams: se
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -144,8 +145,10 @@ class MultiLabelReport:
             self._add_labels(y_true.keys())
         if not keys >= y_pred.keys():
             self._add_labels(y_pred.keys())
-        true_pos = {k for k, v in y_true.items() if v}
-        pred_pos = {k for k, v in y_pred.items() if v}
+        # compress keeps the keys whose value is truthy, like ``if v``, at C speed (the set
+        # comprehensions were 40 us per instance at 983 labels)
+        true_pos = set(compress(y_true, y_true.values()))
+        pred_pos = set(compress(y_pred, y_pred.values()))
         hits = true_pos & pred_pos
         n_hit, n_true, n_pred = len(hits), len(true_pos), len(pred_pos)
 

@@ -17,6 +17,7 @@ Data flow for one instance (``learn_one``)::
 from __future__ import annotations
 
 import collections
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -386,7 +387,7 @@ class IHOMER(base.MultiLabelClassifier):
         on = P > self.threshold
         if not on.any() and self._fallback_enabled():
             on = self._most_probable_set(P)
-        return dict(zip(self._labels, on.tolist()))
+        return self._label_dict(on)
 
     def predict_batch(self, xs: list[dict]) -> list[tuple[dict[Any, float], dict[Any, bool]]]:
         """For each ``x`` of ``xs``: ``(P(label on) per label, predicted label set)`` from one
@@ -411,24 +412,20 @@ class IHOMER(base.MultiLabelClassifier):
             on = P > thr
             if fallback and not on.any():
                 on = self._most_probable_set(P)
-            out.append((dict(zip(labels, P.tolist())), dict(zip(labels, on.tolist()))))
+            out.append((dict(zip(labels, P.tolist())), self._label_dict(on)))
         self._pending = None  # a batch is never followed by learn_one on its last x
         return out
 
     def learn_one(self, x: dict, y: dict) -> None:
         if not self._ready:
             self._init_state()
-        present = []
-        new = []
         ids_of = self._label_ids
-        for lab, on in y.items():
-            if lab not in ids_of:
-                new.append(lab)
-            if on:
-                present.append(lab)
+        # C-speed passes over y (a Python loop was 90 us per instance at 983 labels): the keys
+        # of truthy values, and the labels not seen before, in y's order
+        present = list(compress(y, y.values()))
         pending, self._pending = self._pending, None
-        if new:
-            self._add_labels(new)
+        if len(y) > len(ids_of) or not ids_of.keys() >= y.keys():
+            self._add_labels([lab for lab in y if lab not in ids_of])
         if pending is not None and pending[0] is x and pending[4] is not None:
             row = pending[4]  # the prediction's row: x held no unseen feature
         else:
@@ -520,6 +517,18 @@ class IHOMER(base.MultiLabelClassifier):
         P = self._served(served, pm)
         self._pending = (x, self._version, served, own, row if complete else None, pm, P)
         return P
+
+    def _label_dict(self, on: np.ndarray) -> dict[Any, bool]:
+        """``{label: on[i]}`` in label order: a copy of an all-False dict with the few True
+        labels set (cheaper than ``dict(zip(...))`` with hundreds of labels)."""
+        labels = self._labels
+        template = getattr(self, "_all_false", None)  # (absent from models pickled before it)
+        if template is None or len(template) != len(labels):
+            template = self._all_false = dict.fromkeys(labels, False)
+        out = template.copy()
+        for i in np.flatnonzero(on).tolist():
+            out[labels[i]] = True
+        return out
 
     def _record(self, events: list[tuple[str, dict]]) -> None:
         for kind, detail in events:

@@ -264,9 +264,176 @@ static PyObject *nb_add(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(stats_add_doc,
+"stats_add(nz, nzp, pos, idx, val, on, w) -> None\n\n"
+"Add one instance to a leaf's split statistics (LeafStats.update without missing values):\n"
+"pos[on] += w; per non-zero feature f = idx[i] (i when idx is None) with value x:\n"
+"nz[f] += (w, w x, w x^2) and nzp[f, on] += the same.");
+
+static PyObject *stats_add(PyObject *self, PyObject *args)
+{
+    PyObject *onz, *onzp, *opos, *oidx, *oval, *oon;
+    double w;
+    if (!PyArg_ParseTuple(args, "OOOOOOd", &onz, &onzp, &opos, &oidx, &oval, &oon, &w))
+        return NULL;
+    Bufs bs = {.n = 0};
+    Py_buffer *nzb, *nzpb, *posb, *idxb = NULL, *vb, *onb;
+    if (!(nzb = take(&bs, onz, 'd', 1, "nz")) || !(nzpb = take(&bs, onzp, 'd', 1, "nzp")) ||
+        !(posb = take(&bs, opos, 'd', 1, "pos")) ||
+        (oidx != Py_None && !(idxb = take(&bs, oidx, 'q', 0, "idx"))) ||
+        !(vb = take(&bs, oval, 'd', 0, "val")) || !(onb = take(&bs, oon, 'q', 0, "on"))) {
+        release(&bs);
+        return NULL;
+    }
+    const Py_ssize_t L = len(posb), n = len(vb), non = len(onb), cap = len(nzb) / 3;
+    const int64_t *idx = idxb ? (const int64_t *)idxb->buf : NULL;
+    const int64_t *on = onb->buf;
+    int bad = (len(nzb) % 3) || len(nzpb) != cap * L * 3 || (idxb && len(idxb) != n) ||
+              check_rows(idx, n, cap) < 0;
+    for (Py_ssize_t j = 0; j < non && !bad; j++)
+        bad = on[j] < 0 || on[j] >= L;
+    if (bad) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "stats_add: inconsistent array shapes or indices");
+        return NULL;
+    }
+    double *nz = nzb->buf, *nzp = nzpb->buf, *pos = posb->buf;
+    const double *v = vb->buf;
+    for (Py_ssize_t j = 0; j < non; j++)
+        pos[on[j]] += w;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const Py_ssize_t f = idx ? idx[i] : i;
+        const double m1 = w * v[i], m2 = m1 * v[i];
+        double *r = nz + 3 * f;
+        r[0] += w;
+        r[1] += m1;
+        r[2] += m2;
+        double *rp = nzp + 3 * L * f;
+        for (Py_ssize_t j = 0; j < non; j++) {
+            double *c = rp + 3 * on[j];
+            c[0] += w;
+            c[1] += m1;
+            c[2] += m2;
+        }
+    }
+    release(&bs);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(nb_fit_doc,
+"nb_fit(nz, nzp, pos, w, rows, alpha, k, coef, terms) -> None\n\n"
+"Naive Bayes coefficients of the features rows (LeafStats._nb_rows): coef (R, 3L) gets\n"
+"[c0 | c1 | c2] and terms (R, L) the zero-term log-odds, row by row.");
+
+static PyObject *nb_fit(PyObject *self, PyObject *args)
+{
+    PyObject *onz, *onzp, *opos, *orows, *ocoef, *oterms;
+    double W, alpha, k;
+    if (!PyArg_ParseTuple(args, "OOOdOddOO", &onz, &onzp, &opos, &W, &orows, &alpha, &k, &ocoef,
+                          &oterms))
+        return NULL;
+    Bufs bs = {.n = 0};
+    Py_buffer *nzb, *nzpb, *posb, *rb, *cb, *tb;
+    if (!(nzb = take(&bs, onz, 'd', 0, "nz")) || !(nzpb = take(&bs, onzp, 'd', 0, "nzp")) ||
+        !(posb = take(&bs, opos, 'd', 0, "pos")) || !(rb = take(&bs, orows, 'q', 0, "rows")) ||
+        !(cb = take(&bs, ocoef, 'd', 1, "coef")) || !(tb = take(&bs, oterms, 'd', 1, "terms"))) {
+        release(&bs);
+        return NULL;
+    }
+    const Py_ssize_t L = len(posb), R = len(rb), cap = len(nzb) / 3;
+    const int64_t *rows = rb->buf;
+    if ((len(nzb) % 3) || len(nzpb) != cap * L * 3 || len(cb) != R * 3 * L ||
+        len(tb) != R * L || check_rows(rows, R, cap) < 0) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "nb_fit: inconsistent array shapes or indices");
+        return NULL;
+    }
+    const double *nz = nzb->buf, *nzp = nzpb->buf, *pos = posb->buf;
+    double *coef = cb->buf, *terms = tb->buf;
+    for (Py_ssize_t r = 0; r < R; r++) {
+        const double *s = nz + 3 * rows[r];
+        const double *sp = nzp + 3 * L * rows[r];
+        double *c0 = coef + 3 * L * r, *c1 = c0 + L, *c2 = c1 + L, *t = terms + L * r;
+        const double n = s[0] > 1e-12 ? s[0] : 1e-12;
+        const double mean = s[1] / n, m2 = s[2] / n;
+        const double v = m2 - mean * mean;
+        const double floor = 1e-2 * (v > 0.0 ? v : 0.0) + 1e-9;
+        const int never = s[0] <= 0.0;
+        for (Py_ssize_t l = 0; l < L; l++) {
+            const double p1 = pos[l], p0 = W - p1;
+            const double w1 = sp[3 * l], s1 = sp[3 * l + 1], q1 = sp[3 * l + 2];
+            const double w0 = s[0] - w1;
+            const double mu1 = (s1 + k * mean) / (w1 + k);
+            double var1 = (q1 + k * m2) / (w1 + k) - mu1 * mu1;
+            var1 = (var1 > 0.0 ? var1 : 0.0) + floor;
+            const double mu0 = (s[1] - s1 + k * mean) / (w0 + k);
+            double var0 = (s[2] - q1 + k * m2) / (w0 + k) - mu0 * mu0;
+            var0 = (var0 > 0.0 ? var0 : 0.0) + floor;
+            const double nz1 = (w1 + alpha) / (p1 + 2 * alpha);
+            const double nz0 = (w0 + alpha) / (p0 + 2 * alpha);
+            const double lz1 = log1p(-nz1), lz0 = log1p(-nz0);
+            t[l] = never ? 0.0 : lz1 - lz0;
+            const double A = log(nz1) - lz1 - 0.5 * log(var1) - (log(nz0) - lz0 - 0.5 * log(var0));
+            const double b1 = 0.5 / var1, b0 = 0.5 / var0;
+            c0[l] = A - b1 * mu1 * mu1 + b0 * mu0 * mu0;
+            c1[l] = 2.0 * (b1 * mu1 - b0 * mu0);
+            c2[l] = b0 - b1;
+        }
+    }
+    release(&bs);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(linear_proba_doc,
+"linear_proba(W, b, idx, xs, k, out) -> None\n\n"
+"out = expit(xs @ W[idx, k L:(k + 1) L] + b[k L:(k + 1) L]), L = out.size: the probabilities\n"
+"of the k-th linear model of a leaf (idx is None for a dense row 0..n-1).");
+
+static PyObject *linear_proba(PyObject *self, PyObject *args)
+{
+    PyObject *oW, *ob, *oidx, *oxs, *oout;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "OOOOnO", &oW, &ob, &oidx, &oxs, &k, &oout))
+        return NULL;
+    Bufs bs = {.n = 0};
+    Py_buffer *W, *b, *idxb = NULL, *xs, *ob_;
+    if (!(W = take(&bs, oW, 'd', 0, "W")) || !(b = take(&bs, ob, 'd', 0, "b")) ||
+        (oidx != Py_None && !(idxb = take(&bs, oidx, 'q', 0, "idx"))) ||
+        !(xs = take(&bs, oxs, 'd', 0, "xs")) || !(ob_ = take(&bs, oout, 'd', 1, "out"))) {
+        release(&bs);
+        return NULL;
+    }
+    const Py_ssize_t L = len(ob_), KL = len(b), n = len(xs);
+    const Py_ssize_t cap = KL ? len(W) / KL : 0;
+    const int64_t *idx = idxb ? (const int64_t *)idxb->buf : NULL;
+    if (k < 0 || (k + 1) * L > KL || (KL && len(W) % KL) || (idxb && len(idxb) != n) ||
+        check_rows(idx, n, cap) < 0) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "linear_proba: inconsistent array shapes or indices");
+        return NULL;
+    }
+    const double *Wd = W->buf, *bd = (const double *)b->buf + k * L, *x = xs->buf;
+    double *out = ob_->buf;
+    for (Py_ssize_t l = 0; l < L; l++)
+        out[l] = 0.0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const double xi = x[i];
+        const double *row = Wd + (idx ? idx[i] : i) * KL + k * L;
+        for (Py_ssize_t l = 0; l < L; l++)
+            out[l] += xi * row[l];
+    }
+    for (Py_ssize_t l = 0; l < L; l++)
+        out[l] = 1.0 / (1.0 + exp(-(out[l] + bd[l])));
+    release(&bs);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"linear_proba", linear_proba, METH_VARARGS, linear_proba_doc},
     {"leaf_step", leaf_step, METH_VARARGS, leaf_step_doc},
     {"nb_add", nb_add, METH_VARARGS, nb_add_doc},
+    {"stats_add", stats_add, METH_VARARGS, stats_add_doc},
+    {"nb_fit", nb_fit, METH_VARARGS, nb_fit_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -3,7 +3,14 @@
 * :func:`leaf_step`: score an adaptive leaf's candidate models on one instance, choose the best
   and take the SGD step of its linear models (:meth:`ihomer.trees.leaf_models.LeafModel.learn`);
 * :func:`nb_add`: add a row's naive Bayes terms to per-label log-odds
-  (:meth:`ihomer.trees.observers.LeafStats.nb_logit`).
+  (:meth:`ihomer.trees.observers.LeafStats.nb_logit`);
+* :func:`linear_proba`: a leaf's linear model's probabilities on one row
+  (:meth:`ihomer.trees.leaf_models.LeafModel.predict_proba`);
+* :func:`stats_add`: add one instance to a leaf's split statistics
+  (:meth:`ihomer.trees.observers.LeafStats.update`);
+* :func:`nb_fit`: the naive Bayes coefficients of some features
+  (:meth:`ihomer.trees.observers.LeafStats._nb_rows`), O(features x labels) with six
+  logarithms per cell: numpy spends about 40 temporaries on it.
 
 Each is a few thousand floating-point operations, which numpy spends about 25 calls on; the C
 extension ``ihomer.trees._kernels`` (built by ``pip install``, optional) does the same arithmetic
@@ -28,7 +35,7 @@ import os
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["leaf_step", "nb_add", "set_backend", "backend"]
+__all__ = ["leaf_step", "nb_add", "linear_proba", "stats_add", "nb_fit", "set_backend", "backend"]
 
 #: candidate indices of an adaptive leaf (also in _kernels.c): the last K are the linear models
 PRIOR, LAST, MODE, NB, LINEAR = range(5)
@@ -126,19 +133,105 @@ def nb_add_numpy(
     out += m[2, 2 * L :]
 
 
+def linear_proba_numpy(
+    W: np.ndarray, b: np.ndarray, idx: np.ndarray | None, xs: np.ndarray, k: int, out: np.ndarray
+) -> None:
+    """Reference implementation of ``linear_proba``: ``out`` = the probabilities of the ``k``-th
+    linear model (columns ``k L`` to ``(k + 1) L`` of ``W`` and ``b``, ``L = out.size``)."""
+    L = out.size
+    cols = slice(k * L, (k + 1) * L)
+    out[:] = expit(xs @ W[slice(0, xs.size) if idx is None else idx, cols] + b[cols])
+
+
+def stats_add_numpy(
+    nz: np.ndarray,
+    nzp: np.ndarray,
+    pos: np.ndarray,
+    idx: np.ndarray | None,
+    val: np.ndarray,
+    on: np.ndarray,
+    w: float,
+) -> None:
+    """Reference implementation of ``stats_add``: ``pos[on] += w``; per non-zero feature
+    ``f = idx[i]`` (``i`` when ``idx`` is None) with value ``x``: ``nz[f] += (w, w x, w x^2)``
+    and ``nzp[f, on] += `` the same."""
+    if on.size:
+        pos[on] += w
+    if not val.size:
+        return
+    m = np.empty((val.size, 3))
+    m[:, 0] = w
+    np.multiply(val, w, out=m[:, 1])
+    np.multiply(m[:, 1], val, out=m[:, 2])
+    rows = np.arange(val.size) if idx is None else idx
+    nz[rows] += m
+    if on.size:
+        nzp[rows[:, None], on] += m[:, None, :]
+
+
+def nb_fit_numpy(
+    nz: np.ndarray,
+    nzp: np.ndarray,
+    pos: np.ndarray,
+    w: float,
+    rows: np.ndarray,
+    alpha: float,
+    k: float,
+    coef: np.ndarray,
+    terms: np.ndarray,
+) -> None:
+    """Reference implementation of ``nb_fit``: the naive Bayes coefficients ``coef`` (R, 3L)
+    = [c0 | c1 | c2] and zero terms ``terms`` (R, L) of the features ``rows`` (see
+    :meth:`ihomer.trees.observers.LeafStats.nb_logit` for the model)."""
+    nz, nzp = nz[rows], nzp[rows]
+    p1 = pos[None, :]
+    p0 = w - p1
+    w1 = nzp[:, :, 0]
+    w0 = nz[:, 0:1] - w1
+    n = np.maximum(nz[:, 0:1], 1e-12)
+    mean = nz[:, 1:2] / n
+    m2 = nz[:, 2:3] / n
+    floor = 1e-2 * np.maximum(m2 - mean * mean, 0.0) + 1e-9
+    s1, q1 = nzp[:, :, 1], nzp[:, :, 2]
+    mu1 = (s1 + k * mean) / (w1 + k)
+    var1 = np.maximum((q1 + k * m2) / (w1 + k) - mu1 * mu1, 0.0) + floor
+    mu0 = (nz[:, 1:2] - s1 + k * mean) / (w0 + k)
+    var0 = np.maximum((nz[:, 2:3] - q1 + k * m2) / (w0 + k) - mu0 * mu0, 0.0) + floor
+    nz1 = (w1 + alpha) / (p1 + 2 * alpha)
+    nz0 = (w0 + alpha) / (p0 + 2 * alpha)
+    lz1, lz0 = np.log1p(-nz1), np.log1p(-nz0)
+    t = lz1 - lz0
+    t[nz[:, 0] <= 0] = 0.0  # features never non-zero here add nothing
+    A = np.log(nz1) - lz1 - 0.5 * np.log(var1) - (np.log(nz0) - lz0 - 0.5 * np.log(var0))
+    b1, b0 = 0.5 / var1, 0.5 / var0
+    # A - b1 (x - mu1)^2 + b0 (x - mu0)^2 = c0 + c1 x + c2 x^2
+    L = pos.size
+    coef[:, :L] = A - b1 * mu1 * mu1 + b0 * mu0 * mu0
+    coef[:, L : 2 * L] = 2.0 * (b1 * mu1 - b0 * mu0)
+    coef[:, 2 * L :] = b0 - b1
+    terms[:] = t
+
+
 leaf_step = leaf_step_numpy
 nb_add = nb_add_numpy
+stats_add = stats_add_numpy
+nb_fit = nb_fit_numpy
+linear_proba = linear_proba_numpy
 
 
 def set_backend(name: str) -> None:
     """Use ``"compiled"`` (raises ``ValueError`` when the extension is not built) or ``"numpy"``."""
-    global leaf_step, nb_add
+    global leaf_step, nb_add, stats_add, nb_fit, linear_proba
     if name == "compiled":
         if _kernels is None:
             raise ValueError("the compiled kernels (ihomer.trees._kernels) are not built")
         leaf_step, nb_add = _kernels.leaf_step, _kernels.nb_add
+        stats_add, nb_fit = _kernels.stats_add, _kernels.nb_fit
+        linear_proba = _kernels.linear_proba
     elif name == "numpy":
         leaf_step, nb_add = leaf_step_numpy, nb_add_numpy
+        stats_add, nb_fit = stats_add_numpy, nb_fit_numpy
+        linear_proba = linear_proba_numpy
     else:
         raise ValueError(f"backend must be 'compiled' or 'numpy', got {name!r}")
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.special import expit
 
 from ihomer.trees import kernels
 from ihomer.trees.kernels import LAST, LINEAR, NB, PRIOR  # candidate indices, one definition
@@ -107,9 +106,7 @@ class FeatureScaler:
             a[: rows.size] = getattr(self, name)[rows]
             setattr(self, name, a)
 
-    def transform(
-        self, idx: np.ndarray, val: np.ndarray, rows: slice | None = None
-    ) -> np.ndarray:
+    def transform(self, idx: np.ndarray, val: np.ndarray, rows: slice | None = None) -> np.ndarray:
         return val * self.inv[idx if rows is None else rows]
 
     def learn(self, idx: np.ndarray, val: np.ndarray, dense: bool = False) -> None:
@@ -152,6 +149,32 @@ class FeatureScaler:
         return self.cnt.nbytes + self.sq.nbytes + self.inv.nbytes
 
 
+def candidate_mask(cfg: LeafConfig) -> np.ndarray:
+    """Which candidate slots (PRIOR, LAST, MODE, NB, then one per linear step size) ``cfg``
+    runs: a new array each call (a leaf may turn its own entries off, see
+    :func:`selection_scores`).
+
+    >>> candidate_mask(LeafConfig(candidates=("prior", "linear"))).tolist()
+    [True, False, False, False, True, True]
+    """
+    m = LINEAR + cfg.lr.shape[0]
+    return np.array([CANDIDATES[min(i, LINEAR)] in cfg.candidates for i in range(m)])
+
+
+def selection_scores(sc: np.ndarray, a: float) -> np.ndarray:
+    """The score each candidate is chosen by (the kernel's rule, see
+    :func:`ihomer.trees.kernels.leaf_step_numpy`): faded mean of exact match + Hamming accuracy,
+    plus the micro-F1 of the faded window.
+
+    >>> selection_scores(np.array([[10.0, 3.0, 1.0, 0.8]]), 0.9).round(3).tolist()
+    [1.857]
+    """
+    t, f = sc[:, 1], sc[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(t + f > 0, 2.0 * t / (2.0 * t + f), 1.0)
+    return sc[:, 0] * (1.0 - a) + f1
+
+
 class LeafModel:
     """The candidate models of one leaf and the choice between them (see module docstring).
 
@@ -190,7 +213,7 @@ class LeafModel:
         self.sc = np.zeros((m, 4))
         self.sc[:, 3] = 0.75
         self.chosen = PRIOR
-        self.mask = np.array([CANDIDATES[min(i, LINEAR)] in cfg.candidates for i in range(m)])
+        self.mask = candidate_mask(cfg)
 
     # -- growth -------------------------------------------------------------------------------
     def grow_features(self, cap: int) -> None:
@@ -274,9 +297,11 @@ class LeafModel:
     ) -> np.ndarray:
         c = self.chosen
         if c >= LINEAR:
-            L = self.pp.size
-            cols = slice((c - LINEAR) * L, (c - LINEAR + 1) * L)
-            return expit(xs @ self.W[idx if rows is None else rows, cols] + self.b[cols])
+            out = np.empty(self.pp.size)
+            kernels.linear_proba(
+                self.W, self.b, None if rows is not None else idx, xs, c - LINEAR, out
+            )
+            return out
         if c == PRIOR or c == NB:  # NB is computed by the caller from the split statistics
             return self.pp / self.pw if self.pw > 0 else np.zeros(self.pp.size)
         a = float(self.sc[c, 3])

@@ -21,7 +21,7 @@ __all__ = ["Leaf", "Split", "iter_nodes", "count_nodes"]
 class Leaf:
     """A leaf: split statistics (``None`` once it may no longer split) and its leaf model."""
 
-    __slots__ = ("depth", "adwin", "alt", "stats", "model", "since", "keys")
+    __slots__ = ("depth", "adwin", "alt", "stats", "model", "since", "keys", "wait")
 
     def __init__(
         self, depth: int, stats: LeafStats | None, model: LeafModel, adwin: ADWIN | None
@@ -32,6 +32,7 @@ class Leaf:
         self.stats = stats
         self.model = model
         self.since = 0.0  # weight seen since the last split attempt
+        self.wait = 0.0  # weight between split attempts (0: the tree's grace period)
         self.keys: set[bytes] = set()  # distinct label sets seen (for the Hoeffding range R)
 
 

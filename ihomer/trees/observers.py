@@ -182,6 +182,22 @@ class LeafStats:
         if missing.size:
             self.add_missing(missing, on, w)
 
+    def add(
+        self,
+        idx: np.ndarray,
+        val: np.ndarray,
+        missing: np.ndarray,
+        on: np.ndarray,
+        w: float,
+        dense: bool = False,
+    ) -> None:
+        """:meth:`update` from the row itself, in one :func:`ihomer.trees.kernels.stats_add`
+        call (int64 ``idx`` and ``on``; ``dense``: ``idx`` is ``arange(idx.size)``)."""
+        self.w += w
+        kernels.stats_add(self.nz, self.nzp, self.pos, None if dense else idx, val, on, w)
+        if missing.size:
+            self.add_missing(missing, on, w)
+
     def add_missing(self, missing: np.ndarray, on: np.ndarray, w: float) -> None:
         """Count the explicitly missing features of one instance (never zeros, never non-zeros)."""
         if self.miss is None:
@@ -448,34 +464,15 @@ class LeafStats:
             coef[i : i + B], terms[i : i + B] = self._nb_rows(rows[i : i + B], alpha, k)
         return coef, terms
 
-    def _nb_rows(self, rows: slice | np.ndarray, alpha: float, k: float) -> tuple:
-        """Naive Bayes coefficients (rows, 3L) and zero terms (rows, L) of some features."""
-        nz, nzp = self.nz[rows], self.nzp[rows]
-        p1 = self.pos[None, :]
-        p0 = self.w - p1
-        w1 = nzp[:, :, 0]
-        w0 = nz[:, 0:1] - w1
-        n = np.maximum(nz[:, 0:1], 1e-12)
-        mean = nz[:, 1:2] / n
-        m2 = nz[:, 2:3] / n
-        floor = 1e-2 * np.maximum(m2 - mean * mean, 0.0) + 1e-9
-        s1, q1 = nzp[:, :, 1], nzp[:, :, 2]
-        mu1 = (s1 + k * mean) / (w1 + k)
-        var1 = np.maximum((q1 + k * m2) / (w1 + k) - mu1 * mu1, 0.0) + floor
-        mu0 = (nz[:, 1:2] - s1 + k * mean) / (w0 + k)
-        var0 = np.maximum((nz[:, 2:3] - q1 + k * m2) / (w0 + k) - mu0 * mu0, 0.0) + floor
-        nz1 = (w1 + alpha) / (p1 + 2 * alpha)
-        nz0 = (w0 + alpha) / (p0 + 2 * alpha)
-        lz1, lz0 = np.log1p(-nz1), np.log1p(-nz0)
-        terms = lz1 - lz0
-        terms[nz[:, 0] <= 0] = 0.0  # features never non-zero here add nothing
-        A = np.log(nz1) - lz1 - 0.5 * np.log(var1) - (np.log(nz0) - lz0 - 0.5 * np.log(var0))
-        b1, b0 = 0.5 / var1, 0.5 / var0
-        # A - b1 (x - mu1)^2 + b0 (x - mu0)^2 = c0 + c1 x + c2 x^2
-        c0 = A - b1 * mu1 * mu1 + b0 * mu0 * mu0
-        c1 = 2.0 * (b1 * mu1 - b0 * mu0)
-        c2 = b0 - b1
-        return np.concatenate([c0, c1, c2], axis=1), terms
+    def _nb_rows(self, rows: np.ndarray, alpha: float, k: float) -> tuple:
+        """Naive Bayes coefficients (rows, 3L) and zero terms (rows, L) of some features
+        (:func:`ihomer.trees.kernels.nb_fit`)."""
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        L = self.pos.size
+        coef = np.empty((rows.size, 3 * L))
+        terms = np.empty((rows.size, L))
+        kernels.nb_fit(self.nz, self.nzp, self.pos, float(self.w), rows, alpha, k, coef, terms)
+        return coef, terms
 
     def nbytes(self) -> int:
         n = self.pos.nbytes + self.nz.nbytes + self.nzp.nbytes

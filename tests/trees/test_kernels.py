@@ -93,6 +93,64 @@ def test_nb_add_matches_the_numpy_reference():
 
 
 @compiled
+def test_linear_proba_matches_the_numpy_reference():
+    rng = np.random.default_rng(11)
+    for _ in range(100):
+        case = _case(rng, bool(rng.random() < 0.5), False, L=int(rng.integers(1, 12)))
+        L = case["y"].size
+        for k in range(2):
+            a, b = np.empty(L), np.empty(L)
+            args = (case["W"], case["b"], case["idx"], case["xs"], k)
+            kernels.linear_proba_numpy(*args, a)
+            kernels._kernels.linear_proba(*args, b)
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="linear_proba"):  # model 2 of 2
+        kernels._kernels.linear_proba(case["W"], case["b"], case["idx"], case["xs"], 2, a)
+
+
+@compiled
+def test_stats_add_matches_the_numpy_reference():
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        L, F = int(rng.integers(1, 10)), 20
+        dense = bool(rng.random() < 0.5)
+        n = F if dense else int(rng.integers(0, F))
+        idx = None if dense else rng.choice(F, n, replace=False).astype(np.int64)
+        val = rng.normal(size=n)
+        on = np.flatnonzero(rng.random(L) < 0.4).astype(np.int64)
+        w = float(rng.choice([1.0, 0.5, 2.0]))
+        start = (rng.random((F, 3)), rng.random((F, L, 3)), rng.random(L))
+        a = [x.copy() for x in start]
+        b = [x.copy() for x in start]
+        kernels.stats_add_numpy(*a, idx, val, on, w)
+        kernels._kernels.stats_add(*b, idx, val, on, w)
+        for x, y, s0 in zip(a, b, start):
+            np.testing.assert_allclose(y, x, rtol=1e-12, atol=1e-12)
+        if n and on.size:
+            assert not np.array_equal(a[1], start[1])  # the case did update something
+
+
+@compiled
+def test_nb_fit_matches_the_numpy_reference():
+    rng = np.random.default_rng(9)
+    for _ in range(100):
+        L, F = int(rng.integers(1, 10)), 16
+        nz = rng.random((F, 3)) * 5
+        nz[rng.random(F) < 0.2] = 0.0  # features never non-zero
+        nzp = rng.random((F, L, 3)) * nz[:, None, :]
+        pos = rng.random(L) * 4 + nz[:, 0].max()  # consistent counts: w1 <= p1, w0 <= p0
+        w = float(pos.max() + nz[:, 0].max() + rng.random() * 5)
+        rows = rng.choice(F, int(rng.integers(1, F)), replace=False).astype(np.int64)
+        out = []
+        for fn in (kernels.nb_fit_numpy, kernels._kernels.nb_fit):
+            coef, terms = np.empty((rows.size, 3 * L)), np.empty((rows.size, L))
+            fn(nz, nzp, pos, w, rows, 1.0, 1.0, coef, terms)
+            out.append((coef, terms))
+        np.testing.assert_allclose(out[1][0], out[0][0], rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(out[1][1], out[0][1], rtol=1e-10, atol=1e-10)
+
+
+@compiled
 def test_compiled_kernels_reject_bad_buffers_instead_of_reading_out_of_bounds():
     case = _case(np.random.default_rng(0), dense=False, with_nb=True, L=3)
     case["idx"] = np.array([0, 99], dtype=np.int64)  # row 99 of a 30-row W
@@ -106,6 +164,14 @@ def test_compiled_kernels_reject_bad_buffers_instead_of_reading_out_of_bounds():
         kernels._kernels.nb_add(np.zeros((2, 3)), np.array([5]), np.ones(1), np.zeros(1))
     with pytest.raises(TypeError, match="float64"):
         kernels._kernels.nb_add(np.zeros((2, 3), dtype=np.float32), None, np.ones(1), np.zeros(1))
+    nz, nzp, pos = np.zeros((4, 3)), np.zeros((4, 2, 3)), np.zeros(2)
+    with pytest.raises(ValueError, match="stats_add"):  # feature 4 of 4, then label 2 of 2
+        kernels._kernels.stats_add(nz, nzp, pos, np.array([4]), np.ones(1), np.array([0]), 1.0)
+    with pytest.raises(ValueError, match="stats_add"):
+        kernels._kernels.stats_add(nz, nzp, pos, np.array([0]), np.ones(1), np.array([2]), 1.0)
+    with pytest.raises(ValueError, match="nb_fit"):
+        coef, terms = np.empty((1, 6)), np.empty((1, 2))
+        kernels._kernels.nb_fit(nz, nzp, pos, 1.0, np.array([7]), 1.0, 1.0, coef, terms)
 
 
 def test_set_backend_rejects_unknown_names(backend):
