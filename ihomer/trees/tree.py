@@ -28,8 +28,6 @@ from ihomer.trees.leaf_models import (
     FeatureScaler,
     LeafConfig,
     LeafModel,
-    candidate_mask,
-    selection_scores,
 )
 from ihomer.trees.nodes import Leaf, Split, count_nodes, iter_nodes
 from ihomer.trees.observers import DEFAULT_Z_GRID, LeafStats
@@ -39,10 +37,6 @@ __all__ = ["MultiLabelHoeffdingTree"]
 _MAX_KEYS = 4096
 #: a restricted tree drops the features its labels never met when they are fewer than this share
 COMPACT_BELOW = 0.5
-#: a leaf drops its naive Bayes candidate after this weight if it trails the chosen candidate's
-#: selection score by this margin (see MultiLabelHoeffdingTree._prune_candidates)
-NB_PRUNE_WEIGHT = 1000.0
-NB_PRUNE_MARGIN = 0.02
 _EMPTY = frozenset()
 _ARANGE = np.arange(1024, dtype=np.int64).tobytes()  # grown on demand by _dense_rows
 _LAST_ROWS: tuple = (None, None)  # (idx, its _dense_rows answer) of the last call
@@ -570,6 +564,8 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             nb = stats.nb_logit(ctx.idx, ctx.val, rows)
         else:
             nb = None
+            if stats is not None and stats.nb is not None:  # the leaf dropped naive Bayes
+                stats.nb = stats.nb_terms = stats.nb_nzw = None
         err = model.learn(
             ctx.idx, ctx.xs, ctx.x2, ctx.y, ctx.on, ctx.key, ctx.w, self._cfg, nb, rows
         )
@@ -623,25 +619,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         wait = getattr(leaf, "wait", 0.0) or self.grace_period  # (leaves pickled before "wait")
         if leaf.stats is not None and leaf.since >= wait:
             leaf.since = 0.0
-            self._prune_candidates(leaf)
             self._attempt_split(leaf, path[-1][1], path[-1][2], is_alt)
-
-    def _prune_candidates(self, leaf: Leaf) -> None:
-        """Turn a leaf's naive Bayes candidate off for good once it has trailed the chosen
-        candidate by ``NB_PRUNE_MARGIN`` after ``NB_PRUNE_WEIGHT`` instances at the leaf: its
-        refits cost O(features x labels) and its scoring O(non-zeros x labels) per instance
-        (most of the time on many-label streams, where it is never chosen). Its parameters
-        are freed; the split statistics stay. The leaf's children start with it on again."""
-        model, stats = leaf.model, leaf.stats
-        stats.flush()  # (the split attempt that follows flushes anyway): w counts every row
-        if not model.mask[NB] or model.chosen == NB or stats.w < NB_PRUNE_WEIGHT:
-            return
-        s = selection_scores(model.sc, self._cfg.select_fading)
-        if s[NB] < s[model.chosen] - NB_PRUNE_MARGIN:
-            mask = model.mask.copy()
-            mask[NB] = False
-            model.mask = mask
-            stats.nb = stats.nb_terms = stats.nb_nzw = None
 
     def _replace(self, owner: Any, side: str, new: Any) -> None:
         if owner is None:
@@ -674,13 +652,13 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             if self.tau > 0.0:
                 target = min(target, n * (eps / self.tau) ** 2)
             leaf.wait = max(grace, min(n, 0.5 * (target - n)))
-            if leaf.model.mask[NB] and n < NB_PRUNE_WEIGHT:
-                leaf.wait = grace  # the naive Bayes candidate is judged at an attempt
             return
         depth = leaf.depth + 1
         left = self._new_leaf(depth, leaf.model.spawn(cand.left_pos, cand.left_w))
         right = self._new_leaf(depth, leaf.model.spawn(cand.right_pos, cand.right_w))
-        left.model.mask = right.model.mask = candidate_mask(self._cfg)
+        # the children judge naive Bayes again (their statistics start afresh)
+        left.model.mask = right.model.mask = leaf.model.mask.copy()
+        left.model.mask[NB] = right.model.mask[NB] = "naive_bayes" in self._cfg.candidates
         feature = int(self._gof[cand.feature])  # nodes route on global column ids
         split = Split(
             leaf.depth,

@@ -124,7 +124,7 @@ def test_stats_add_matches_the_numpy_reference():
         b = [x.copy() for x in start]
         kernels.stats_add_numpy(*a, idx, val, on, w)
         kernels._kernels.stats_add(*b, idx, val, on, w)
-        for x, y, s0 in zip(a, b, start):
+        for x, y in zip(a, b):
             np.testing.assert_allclose(y, x, rtol=1e-12, atol=1e-12)
         if n and on.size:
             assert not np.array_equal(a[1], start[1])  # the case did update something
