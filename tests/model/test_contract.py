@@ -194,7 +194,7 @@ class _Unsure(ClusterLearner):
 def test_empty_fallback_predicts_the_most_probable_frequent_set():
     data = [({"f": 1.0}, {"a": True, "b": i % 3 == 0, "c": False}) for i in range(300)]
     for fallback, expect_empty in [(True, False), (False, True), ("auto", False)]:
-        model = IHOMER(cluster_learner=_Unsure(), empty_fallback=fallback)
+        model = IHOMER(cluster_learner=_Unsure(), empty_fallback=fallback, decision="fixed")
         for x, y in data:
             model.learn_one(x, y)
         pred = model.predict_one({"f": 1.0})
@@ -205,7 +205,7 @@ def test_empty_fallback_predicts_the_most_probable_frequent_set():
 
 def test_auto_fallback_is_off_when_empty_sets_are_common():
     data = [({"f": 1.0}, {"a": i % 2 == 0}) for i in range(300)]  # half the sets are empty
-    model = IHOMER(cluster_learner=_Unsure(), empty_fallback="auto")
+    model = IHOMER(cluster_learner=_Unsure(), empty_fallback="auto", decision="fixed")
     for x, y in data:
         model.learn_one(x, y)
     assert model.predict_one({"f": 1.0}) == {"a": False}
