@@ -22,6 +22,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from ihomer.trees import kernels
+from ihomer.trees.arrays import grow_rows
 from ihomer.trees.criterion import split_merit
 
 __all__ = ["LeafStats", "SplitCandidate", "ZERO_SPLIT", "THRESHOLD_SPLIT"]
@@ -108,13 +109,13 @@ class LeafStats:
             return
         if self.nb is not None:  # new features contribute nothing until the next refresh
             base, packed = self.nb
-            self.nb = (base, np.concatenate([packed, np.zeros((cap - n,) + packed.shape[1:])]))
+            self.nb = (base, grow_rows(packed, cap))
             self.nb_nzw = None  # next refresh: a full refit
-        self.nz = np.concatenate([self.nz, np.zeros((cap - n, 3))])
-        self.nzp = np.concatenate([self.nzp, np.zeros((cap - n,) + self.nzp.shape[1:])])
+        self.nz = grow_rows(self.nz, cap)
+        self.nzp = grow_rows(self.nzp, cap)
         if self.miss is not None:
-            self.miss = np.concatenate([self.miss, np.zeros(cap - n)])
-            self.missp = np.concatenate([self.missp, np.zeros((cap - n, self.missp.shape[1]))])
+            self.miss = grow_rows(self.miss, cap)
+            self.missp = grow_rows(self.missp, cap)
 
     def take_features(self, rows: np.ndarray, cap: int) -> None:
         """Keep the feature rows ``rows`` only (renumbered 0..), with room for ``cap``."""
@@ -441,6 +442,9 @@ class LeafStats:
             self.nb_nzw[rows] = nzw[rows]
             self.nb = (prior + S, packed)
         else:
+            # the old parameters go first: with thousands of features x labels they are the
+            # largest arrays of the leaf, and holding both doubled the peak
+            self.nb = self.nb_terms = self.nb_nzw = None
             coef, terms = self._nb_chunks(np.arange(self.nz.shape[0]), alpha, k)
             self.nb_terms = terms
             self.nb_nzw = nzw.copy()
