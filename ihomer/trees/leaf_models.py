@@ -25,6 +25,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ihomer.trees import kernels
+from ihomer.trees.arrays import grow_rows
 from ihomer.trees.kernels import LAST, LINEAR, NB, PRIOR  # candidate indices, one definition
 
 __all__ = ["LeafModel", "FeatureScaler", "CANDIDATES", "LeafConfig"]
@@ -250,9 +251,7 @@ class LeafModel:
 
     # -- growth -------------------------------------------------------------------------------
     def grow_features(self, cap: int) -> None:
-        n, L = self.W.shape
-        if cap > n:
-            self.W = np.concatenate([self.W, np.zeros((cap - n, L))])
+        self.W = grow_rows(self.W, cap)  # in place: no second copy of the weights
 
     def take_features(self, rows: np.ndarray, cap: int) -> None:
         """Keep the feature rows ``rows`` only (renumbered 0..), with room for ``cap``."""
