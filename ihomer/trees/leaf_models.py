@@ -203,7 +203,7 @@ class LeafModel:
     #: this much weight at the leaf, then every ``JUDGE_EVERY``: dropped for good when it trails
     #: the best of its kind (naive Bayes: the chosen candidate) by ``PRUNE_MARGIN`` in
     #: selection score (:func:`selection_scores`)
-    PRUNE_WEIGHT = 1000.0
+    PRUNE_WEIGHT = 500.0
     JUDGE_EVERY = 200.0
     PRUNE_MARGIN = 0.02
     #: linear models are judged only at leaves with this many labels or more: below it the

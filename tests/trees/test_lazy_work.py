@@ -35,7 +35,8 @@ def one_label_copies_last(n, seed=0):
 def test_naive_bayes_is_dropped_once_it_trails_and_its_parameters_are_freed():
     fi, tree = FeatureIndex(), MultiLabelHoeffdingTree(grace_period=100)
     tree.add_labels(2)
-    feed(tree, fi, one_label_copies_last(900))
+    young = int(LeafModel.PRUNE_WEIGHT) - 10
+    feed(tree, fi, one_label_copies_last(young))
     (leaf,) = leaves(tree)
     assert leaf.model.mask[NB] and leaf.stats.nb is not None  # too young to judge
     feed(tree, fi, one_label_copies_last(600, seed=1))
@@ -122,12 +123,13 @@ def test_a_trailing_linear_model_is_dropped_and_its_weights_freed(monkeypatch):
     fi, tree = FeatureIndex(), MultiLabelHoeffdingTree(grace_period=100, max_depth=0)
     tree.add_labels(2)
     rows = list(linear_beats_the_rest(3000))
-    feed(tree, fi, rows[:900])
+    young = int(LeafModel.PRUNE_WEIGHT) - 10
+    feed(tree, fi, rows[:young])
     (leaf,) = leaves(tree)
     assert leaf.model.n_linear == 2
     before = leaf.model.W.nbytes
-    p_before = tree.predict_proba(fi.encode(rows[900][0]))
-    feed(tree, fi, rows[900:])
+    p_before = tree.predict_proba(fi.encode(rows[young][0]))
+    feed(tree, fi, rows[young:])
     (leaf,) = leaves(tree)
     m = leaf.model
     assert m.n_linear == 1 and m.W.nbytes == before // 2
