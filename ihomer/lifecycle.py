@@ -67,6 +67,10 @@ class Handover:
         self.judge = judge
 
 
+def _nbytes(row: SparseRow, ids: np.ndarray) -> int:
+    return row.idx.nbytes + row.val.nbytes + ids.nbytes
+
+
 class ClusterSet:
     """The cluster learners of one model and their lifecycle (see the module docstring).
 
@@ -120,6 +124,7 @@ class ClusterSet:
         self.clusters: list[Cluster] = []
         self.legacy: list[Legacy] = []
         self.recent: collections.deque = collections.deque(maxlen=max(warm_start, 1))
+        self._recent_bytes: int | None = 0
         self.n_labels = 0
         self.frozen = False  # over the model's memory budget: see shed()
         self.routed = False  # routed learners learn (and warm-start on) their instances only
@@ -130,8 +135,15 @@ class ClusterSet:
         total = sum(c.learner.memory_bytes() for c in self.clusters)
         total += sum(c.background.learner.memory_bytes() for c in self.clusters if c.background)
         total += sum(lg.learner.memory_bytes() for lg in self.legacy)
-        total += sum(r.idx.nbytes + r.val.nbytes + ids.nbytes for r, ids in self.recent)
-        return total
+        return total + self._recent_nbytes()
+
+    def _recent_nbytes(self) -> int:
+        """Bytes of the recent-instance buffer, kept as a running sum (the sum over the buffer
+        was 2.5% of the time on 20ng, checked every n_min / 4 instances)."""
+        n = getattr(self, "_recent_bytes", None)  # (absent from sets pickled before it)
+        if n is None:
+            n = self._recent_bytes = sum(_nbytes(r, ids) for r, ids in self.recent)
+        return n
 
     def shed(self, nbytes: int) -> int:
         """Free about ``nbytes``: end every handover (the legacy learners go), drop the
@@ -147,6 +159,7 @@ class ClusterSet:
         self.legacy = []
         if self.recent.maxlen > 1:  # a quarter of the warm-start buffer, the newest
             self.recent = collections.deque(self.recent, maxlen=max(1, self.recent.maxlen // 4))
+            self._recent_bytes = None
         freed = before - self.memory_bytes()
         for c in sorted(self.clusters, key=lambda c: c.learner.memory_bytes(), reverse=True):
             if freed >= nbytes:
@@ -226,7 +239,12 @@ class ClusterSet:
         if self._handover_ended:
             self._handover_ended = False
             self._collect_legacy()
-        self.recent.append((row, ids))
+        recent = self.recent
+        size = self._recent_nbytes() + _nbytes(row, ids)
+        if len(recent) == recent.maxlen:
+            size -= _nbytes(*recent[0])  # the oldest goes
+        recent.append((row, ids))
+        self._recent_bytes = size
 
     # -- structure -------------------------------------------------------------------------------
     def align(

@@ -54,3 +54,20 @@ def test_frozen_trees_do_not_grow():
 def test_budget_parameter_is_validated():
     with pytest.raises(ValueError, match="memory_budget_mb"):
         IHOMER(memory_budget_mb=0)
+
+
+def test_the_recent_buffer_size_is_the_sum_over_the_buffer_as_it_fills_and_sheds():
+    from river import datasets
+
+    model = IHOMER(warm_start=50, memory_budget_mb=None)
+    cset = None
+    for i, (x, y) in enumerate(datasets.Yeast().take(400)):
+        model.learn_one(x, y)
+        cset = model._cset
+        if i % 37 == 0 or i > 390:
+            full = sum(r.idx.nbytes + r.val.nbytes + ids.nbytes for r, ids in cset.recent)
+            assert cset._recent_nbytes() == full
+    cset.shed(1 << 40)  # keeps a quarter of the buffer
+    model.learn_one(x, y)
+    full = sum(r.idx.nbytes + r.val.nbytes + ids.nbytes for r, ids in cset.recent)
+    assert len(cset.recent) <= 13 and cset._recent_nbytes() == full
