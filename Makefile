@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 # Core install: river, numpy, scipy, tqdm only (and the optional C kernels, built by setup.py).
-BUILD := setup.cfg setup.py pyproject.toml ihomer/trees/_kernels.c
+BUILD := setup.cfg setup.py pyproject.toml ihomer/trees/_kernels.c ihomer/_encode.c
 
 $(VENV)/.core: $(BUILD) | $(BIN)/python
 	$(BIN)/pip install -q -e .
@@ -43,4 +43,4 @@ bench-quick: $(VENV)/.test
 	$(BIN)/ihomer bench --quick
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache ihomer/trees/_kernels*.so
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache ihomer/trees/_kernels*.so ihomer/_encode*.so

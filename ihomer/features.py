@@ -18,6 +18,7 @@ It must not know about labels, trees or streams.
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -31,6 +32,13 @@ MAX_ABS_VALUE = 1e150
 _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_F = np.empty(0, dtype=np.float64)
 _NUMERIC_TYPES = frozenset({float, int})
+
+try:  # the compiled fast path of _encode (ihomer/_encode.c), optional
+    from ihomer import _encode as _compiled
+except ImportError:
+    _compiled = None
+if os.environ.get("IHOMER_NO_COMPILED", "") not in ("", "0"):
+    _compiled = None
 
 
 def usable_number(v: float) -> bool:
@@ -115,11 +123,22 @@ class FeatureIndex:
         if not x:
             return SparseRow(_EMPTY_I, _EMPTY_F, _EMPTY_I), True
         ids = self._ids
+        keys = tuple(x)
+        last = self._last_cols
+        if _compiled is not None and (last is None or last[0] != keys):
+            # a new key order (sparse records): one compiled pass, or -1 for the paths below
+            m = len(keys)
+            col, val = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.float64)
+            n = _compiled.encode_known(x, ids, col, val, MAX_ABS_VALUE)
+            if n == m:  # a full row: its ids are shared by the rows of the same key order
+                col.flags.writeable = False
+                self._last_cols = (keys, col)
+                return SparseRow(col, val, _EMPTY_I), True
+            if n >= 0:
+                return SparseRow(col[:n], val[:n], _EMPTY_I), True
         # Fast path: every value a float/int (not bool) and every key known: vectorised.
         values = list(x.values())
         if set(map(type, values)) <= _NUMERIC_TYPES:
-            keys = tuple(x)
-            last = self._last_cols
             if last is not None and last[0] == keys:
                 col = last[1]  # same keys in the same order as the previous record
             else:

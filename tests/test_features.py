@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ihomer import features
 from ihomer.features import MAX_ABS_VALUE, FeatureIndex
 
 VALUES = st.one_of(
@@ -164,3 +166,24 @@ def test_one_unusable_value_does_not_poison_the_model(bad):
     p = poisoned.predict_proba_one(probe)
     assert all(math.isfinite(v[True]) for v in p.values())
     assert p == reference.predict_proba_one({**data[5][0], "Att2": None})
+
+
+@pytest.mark.skipif(features._compiled is None, reason="ihomer._encode not built (no C compiler)")
+def test_the_compiled_encoder_gives_the_rows_and_ids_of_the_python_path(monkeypatch):
+    rng = random.Random(0)
+    pool = [0, 0.0, 1.5, -2, 7, float("nan"), float("inf"), 1e200, 10**400, True, None, "red",
+            np.float64(2.5)]  # fmt: skip
+    for _ in range(400):
+        fast, slow = features.FeatureIndex(), features.FeatureIndex()
+        for _ in range(8):
+            keys = rng.sample([f"k{i}" for i in range(10)], rng.randint(0, 7))
+            x = {k: rng.choice(pool) for k in keys}
+            grow = rng.random() < 0.6
+            got = fast._encode(x, grow)
+            monkeypatch.setattr(features, "_compiled", None)
+            want = slow._encode(x, grow)
+            monkeypatch.undo()
+            assert fast.names == slow.names
+            assert got[1] == want[1]
+            for a, b in zip(got[0], want[0]):
+                assert a.dtype == b.dtype and np.array_equal(a, b)
