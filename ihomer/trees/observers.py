@@ -457,26 +457,24 @@ class LeafStats:
     NB_BLOCK = 256
 
     def _nb_chunks(self, rows: np.ndarray, alpha: float, k: float) -> tuple:
-        """:meth:`_nb_rows` over ``rows`` in blocks of ``NB_BLOCK`` features."""
-        B = self.NB_BLOCK
-        if rows.size <= B:
-            return self._nb_rows(rows, alpha, k)
-        L = self.pos.size
-        coef = np.empty((rows.size, 3 * L))
-        terms = np.empty((rows.size, L))
-        for i in range(0, rows.size, B):
-            coef[i : i + B], terms[i : i + B] = self._nb_rows(rows[i : i + B], alpha, k)
-        return coef, terms
-
-    def _nb_rows(self, rows: np.ndarray, alpha: float, k: float) -> tuple:
-        """Naive Bayes coefficients (rows, 3L) and zero terms (rows, L) of some features
-        (:func:`ihomer.trees.kernels.nb_fit`)."""
+        """Naive Bayes coefficients (rows, 3L) and zero terms (rows, L) of the features
+        ``rows`` (:func:`ihomer.trees.kernels.nb_fit`), written in place block by block: the
+        compiled kernel has no temporaries and takes every row at once, the numpy one blocks
+        of ``NB_BLOCK`` features."""
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         L = self.pos.size
         coef = np.empty((rows.size, 3 * L))
         terms = np.empty((rows.size, L))
-        kernels.nb_fit(self.nz, self.nzp, self.pos, float(self.w), rows, alpha, k, coef, terms)
+        B = rows.size if kernels.backend() == "compiled" else self.NB_BLOCK
+        w = float(self.w)
+        for i in range(0, rows.size, max(B, 1)):
+            j = i + B
+            kernels.nb_fit(
+                self.nz, self.nzp, self.pos, w, rows[i:j], alpha, k, coef[i:j], terms[i:j]
+            )
         return coef, terms
+
+    _nb_rows = _nb_chunks  # (the name of one block before the blocks were written in place)
 
     def nbytes(self) -> int:
         n = self.pos.nbytes + self.nz.nbytes + self.nzp.nbytes

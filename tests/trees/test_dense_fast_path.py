@@ -46,8 +46,8 @@ def test_dense_rows_remembers_only_read_only_arrays():
 
 def test_tree_dense_path_matches_general_path_exactly():
     f, L = 12, 4
-    fast = MultiLabelHoeffdingTree(grace_period=40, drift_window=60)
-    slow = MultiLabelHoeffdingTree(grace_period=40, drift_window=60)
+    fast = MultiLabelHoeffdingTree(grace_period=40, drift_window=60, delta=0.2)
+    slow = MultiLabelHoeffdingTree(grace_period=40, drift_window=60, delta=0.2)
     fast.add_labels(L)
     slow.add_labels(L)
     col64 = np.arange(f, dtype=np.int64)
