@@ -371,9 +371,11 @@ static PyObject *nb_fit(PyObject *self, PyObject *args)
             var0 = (var0 > 0.0 ? var0 : 0.0) + floor;
             const double nz1 = (w1 + alpha) / (p1 + 2 * alpha);
             const double nz0 = (w0 + alpha) / (p0 + 2 * alpha);
-            const double lz1 = log1p(-nz1), lz0 = log1p(-nz0);
-            t[l] = never ? 0.0 : lz1 - lz0;
-            const double A = log(nz1) - lz1 - 0.5 * log(var1) - (log(nz0) - lz0 - 0.5 * log(var0));
+            /* two logarithms instead of six: log P(zero|on) - log P(zero|off), and
+             * logit(nz1) - logit(nz0) + 0.5 log(var0 / var1) as the log of one ratio */
+            const double z1 = 1.0 - nz1, z0 = 1.0 - nz0;
+            t[l] = never ? 0.0 : log(z1 / z0);
+            const double A = log((nz1 * z0) / (z1 * nz0) * sqrt(var0 / var1));
             const double b1 = 0.5 / var1, b0 = 0.5 / var0;
             c0[l] = A - b1 * mu1 * mu1 + b0 * mu0 * mu0;
             c1[l] = 2.0 * (b1 * mu1 - b0 * mu0);

@@ -199,10 +199,12 @@ def nb_fit_numpy(
     var0 = np.maximum((nz[:, 2:3] - q1 + k * m2) / (w0 + k) - mu0 * mu0, 0.0) + floor
     nz1 = (w1 + alpha) / (p1 + 2 * alpha)
     nz0 = (w0 + alpha) / (p0 + 2 * alpha)
-    lz1, lz0 = np.log1p(-nz1), np.log1p(-nz0)
-    t = lz1 - lz0
+    q1, q0 = 1.0 - nz1, 1.0 - nz0
+    t = np.log(q1 / q0)  # log P(zero | on) - log P(zero | off)
     t[nz[:, 0] <= 0] = 0.0  # features never non-zero here add nothing
-    A = np.log(nz1) - lz1 - 0.5 * np.log(var1) - (np.log(nz0) - lz0 - 0.5 * np.log(var0))
+    # logit(nz1) - logit(nz0) + 0.5 log(var0 / var1), as the log of one ratio (two logarithms
+    # per cell instead of six)
+    A = np.log((nz1 * q0) / (q1 * nz0) * np.sqrt(var0 / var1))
     b1, b0 = 0.5 / var1, 0.5 / var0
     # A - b1 (x - mu1)^2 + b0 (x - mu0)^2 = c0 + c1 x + c2 x^2
     L = pos.size
