@@ -333,6 +333,7 @@ class IHOMER(base.MultiLabelClassifier):
         self._pending = None
         self._router = Router() if self.routing else None
         self._cluster_of = np.zeros(0, dtype=np.int64)  # label id -> cluster position
+        self._whole = None  # the cluster, when one cluster holds every label in label order
         self._pos = np.zeros(0)  # instances with the label on (for the skipped clusters)
         weight = DECISIONS[self.decision]
         self._decider = (
@@ -354,6 +355,8 @@ class IHOMER(base.MultiLabelClassifier):
             self._pending = None  # dropped by __getstate__: a restored model learns at once
             if "_decider" not in state:
                 self._decider = None
+            if "_whole" not in state:  # (saved before the shortcut: the general path)
+                self._whole = None
 
     @property
     def _ready(self) -> bool:
@@ -484,9 +487,12 @@ class IHOMER(base.MultiLabelClassifier):
                 meta = np.array([len(ids) > 0]) if cset.clusters else np.zeros(0, dtype=bool)
                 self._router.learn(row.idx, row.val, meta)
             active = range(len(cset.clusters))
-        for k in active:
-            c = cset.clusters[k]
-            cset.learn(k, row, ytrue[c.ids], on_all[c.ids], own[k], self._n)
+        if self._whole is not None and not routed:
+            cset.learn(0, row, ytrue, on_all, own[0], self._n)  # (no per-cluster copies)
+        else:
+            for k in active:
+                c = cset.clusters[k]
+                cset.learn(k, row, ytrue[c.ids], on_all[c.ids], own[k], self._n)
         cset.end_instance(row, ids)
         if self._global is not None:
             err = instance_error(len(ids), n_pred, n_both)
@@ -530,6 +536,8 @@ class IHOMER(base.MultiLabelClassifier):
     def _served(self, served: list, pm: np.ndarray | None) -> np.ndarray:
         """The probability of every label: the clusters' served predictions, and for a cluster
         the router skipped, P(meta) x the label's frequency among the cluster's instances."""
+        if pm is None and self._whole is not None and served[0] is not None:
+            return served[0]  # one cluster of every label, in label order: its own array
         P = np.empty(len(self._labels), dtype=np.float64)
         if pm is not None:
             n_on = self._router.n_on[self._cluster_of]
@@ -596,6 +604,10 @@ class IHOMER(base.MultiLabelClassifier):
         for k, c in enumerate(cset.clusters):
             cluster_of[c.ids] = k
         self._cluster_of = cluster_of
+        whole = len(cset.clusters) == 1 and np.array_equal(
+            cset.clusters[0].ids, np.arange(len(self._labels))
+        )
+        self._whole = cset.clusters[0] if whole else None  # one cluster, labels in order
         was_routed, cset.routed = cset.routed, self._routing_now()
         if cset.routed and not was_routed and self.routing == "auto":
             # routing starts: the router has not learned yet (it learns only while it routes),
