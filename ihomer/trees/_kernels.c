@@ -44,7 +44,7 @@ static int get(PyObject *o, Py_buffer *b, char kind, int writable, const char *n
     return 0;
 }
 
-#define NBUF 12
+#define NBUF 16
 
 typedef struct {
     Py_buffer b[NBUF];
@@ -80,19 +80,99 @@ static int check_rows(const int64_t *idx, Py_ssize_t n, Py_ssize_t cap)
     return 0;
 }
 
+/* The adaptive normalised step of the linear models, given p = their probabilities (KL,,
+ * overwritten): see kernels.adaptive_step, which this transcribes. C = K: one accumulator per
+ * feature and model (g2 = w times the model's mean squared error); C = K L: one per weight. */
+static int adaptive_step(double *G, double *Gb, const char *ada, Py_ssize_t C, double *Wd,
+                         double *bd, const int64_t *idx, const double *x, Py_ssize_t n,
+                         double x2, const char *yd, double *p, const double *lrd, Py_ssize_t K,
+                         Py_ssize_t L, double w)
+{
+    const Py_ssize_t KL = K * L;
+    const int perw = C == KL;
+    double *g2 = malloc(sizeof(double) * 2 * (size_t)C);
+    if (!g2)
+        return -1;
+    double *S = g2 + C;
+    for (Py_ssize_t k = 0; k < K; k++) {
+        double acc = 0.0;
+        for (Py_ssize_t l = 0; l < L; l++) {
+            const Py_ssize_t j = k * L + l;
+            const double e = p[j] - (yd[l] != 0);
+            p[j] = e;
+            if (perw)
+                g2[j] = ada[k] ? e * e * w : 0.0;
+            else
+                acc += e * e;
+        }
+        if (!perw)
+            g2[k] = ada[k] ? acc / (double)L * w : 0.0;
+    }
+    for (Py_ssize_t c = 0; c < C; c++) {
+        Gb[c] += g2[c];
+        S[c] = 0.0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const double xi2 = x[i] * x[i];
+        double *Gr = G + (idx ? idx[i] : i) * C;
+        for (Py_ssize_t c = 0; c < C; c++) {
+            const double gi = Gr[c] += xi2 * g2[c];
+            S[c] += xi2 * sqrt((Gb[c] + 1e-12) / (gi + 1e-12));
+        }
+    }
+    for (Py_ssize_t k = 0; k < K; k++) {
+        const double lw = lrd[k] * w;
+        for (Py_ssize_t l = 0; l < L; l++) {
+            const Py_ssize_t j = k * L + l;
+            const double s = ada[k] ? S[perw ? j : k] : x2;
+            p[j] *= lw / (1.0 + s);
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const double xi = x[i];
+        const Py_ssize_t r = idx ? idx[i] : i;
+        double *row = Wd + r * KL;
+        const double *Gr = G + r * C;
+        for (Py_ssize_t k = 0; k < K; k++) {
+            double *rk = row + k * L;
+            const double *pk = p + k * L;
+            if (!ada[k]) {
+                for (Py_ssize_t l = 0; l < L; l++)
+                    rk[l] -= xi * pk[l];
+            } else if (perw) {
+                const double *Gk = Gr + k * L, *Gbk = Gb + k * L;
+                for (Py_ssize_t l = 0; l < L; l++)
+                    rk[l] -= xi * sqrt((Gbk[l] + 1e-12) / (Gk[l] + 1e-12)) * pk[l];
+            } else {
+                const double xd = xi * sqrt((Gb[k] + 1e-12) / (Gr[k] + 1e-12));
+                for (Py_ssize_t l = 0; l < L; l++)
+                    rk[l] -= xd * pk[l];
+            }
+        }
+    }
+    for (Py_ssize_t j = 0; j < KL; j++)
+        bd[j] -= p[j];
+    free(g2);
+    return 0;
+}
+
 PyDoc_STRVAR(leaf_step_doc,
-"leaf_step(W, b, idx, xs, x2, y, pp, pw, last, mode, nb, sc, mask, chosen, a, lr, w)\n"
-"-> (error, chosen)\n\n"
+"leaf_step(W, b, idx, xs, x2, y, pp, pw, last, mode, nb, sc, mask, chosen, a, lr, w,\n"
+"          G=None, Gb=None, ada=None) -> (error, chosen)\n\n"
 "Score the leaf's candidates on one instance, choose the best, and take the SGD step of the\n"
-"linear candidates (W, b and sc are updated in place). See LeafModel.learn.");
+"linear candidates (W, b and sc are updated in place). With accumulators G (features x C,\n"
+"C = K or K*L) and Gb (C,), also updated, the models with ada[k] take the adaptive step of\n"
+"kernels.adaptive_step. See LeafModel.learn.");
 
 static PyObject *leaf_step(PyObject *self, PyObject *args)
 {
     PyObject *oW, *ob, *oidx, *oxs, *oy, *opp, *olast, *omode, *onb, *osc, *omask, *olr;
+    PyObject *oG = Py_None, *oGb = Py_None, *oada = Py_None;
     double x2, pw, a, w;
     int chosen;
-    if (!PyArg_ParseTuple(args, "OOOOdOOdOOOOOidOd", &oW, &ob, &oidx, &oxs, &x2, &oy, &opp, &pw,
-                          &olast, &omode, &onb, &osc, &omask, &chosen, &a, &olr, &w))
+    if (!PyArg_ParseTuple(args, "OOOOdOOdOOOOOidOd|OOO", &oW, &ob, &oidx, &oxs, &x2, &oy, &opp,
+                          &pw, &olast, &omode, &onb, &osc, &omask, &chosen, &a, &olr, &w, &oG,
+                          &oGb, &oada))
         return NULL;
     Bufs bs = {.n = 0};
     Py_buffer *W, *b, *idxb = NULL, *xs, *y, *pp, *last, *mode, *nbb = NULL, *sc, *mask, *lr;
@@ -107,12 +187,21 @@ static PyObject *leaf_step(PyObject *self, PyObject *args)
         release(&bs);
         return NULL;
     }
+    Py_buffer *Gbuf = NULL, *Gbb = NULL, *adab = NULL;
+    if (oG != Py_None &&
+        (!(Gbuf = take(&bs, oG, 'd', 1, "G")) || !(Gbb = take(&bs, oGb, 'd', 1, "Gb")) ||
+         !(adab = take(&bs, oada, '?', 0, "ada")))) {
+        release(&bs);
+        return NULL;
+    }
     const Py_ssize_t L = len(y), K = len(lr), KL = K * L, m = LINEAR + K, n = len(xs);
     const Py_ssize_t cap = KL ? len(W) / KL : 0;
     const int64_t *idx = idxb ? (const int64_t *)idxb->buf : NULL;
     if (len(b) != KL || (KL && len(W) % KL) || len(pp) != L || len(last) != L ||
         len(mode) != L || (nbb && len(nbb) != L) || len(sc) != 4 * m || len(mask) != m ||
-        (idxb && len(idxb) != n) || chosen < 0 || chosen >= m || check_rows(idx, n, cap) < 0) {
+        (idxb && len(idxb) != n) || chosen < 0 || chosen >= m || check_rows(idx, n, cap) < 0 ||
+        (Gbuf && (!KL || (len(Gbb) != K && len(Gbb) != KL) || len(Gbuf) != cap * len(Gbb) ||
+                  len(adab) != K))) {
         release(&bs);
         PyErr_SetString(PyExc_ValueError, "leaf_step: inconsistent array shapes or indices");
         return NULL;
@@ -184,6 +273,18 @@ static PyObject *leaf_step(PyObject *self, PyObject *args)
             best = s;
             bi = (int)c;
         }
+    }
+
+    if (Gbuf) { /* the adaptive step (kernels.adaptive_step) */
+        int rc = adaptive_step(Gbuf->buf, Gbb->buf, adab->buf, len(Gbb), Wd, bd, idx, x, n,
+                               x2, yd, p, lrd, K, L, w);
+        if (p != stackp)
+            free(p);
+        free(tp);
+        release(&bs);
+        if (rc < 0)
+            return PyErr_NoMemory();
+        return Py_BuildValue("di", err, bi);
     }
 
     /* normalised SGD on the log-loss of the linear candidates */

@@ -64,6 +64,9 @@ def leaf_step_numpy(
     a: float,
     lr: np.ndarray,
     w: float,
+    G: np.ndarray | None = None,
+    Gb: np.ndarray | None = None,
+    ada: np.ndarray | None = None,
 ) -> tuple[float, int]:
     """Reference implementation of ``leaf_step`` (see :meth:`LeafModel.learn` for the meaning).
 
@@ -72,6 +75,11 @@ def leaf_step_numpy(
     (exact match + Hamming accuracy, true positives, label errors, Hamming accuracy), updated in
     place like ``W`` and ``b``. Returns the error (1 - Jaccard) of the prediction of candidate
     ``chosen`` and the candidate chosen from now on.
+
+    The plain step of model ``k`` is ``lr[k] w (p - y) x / (1 + x2)``. With accumulators ``G``
+    (features, C) and ``Gb`` (C,), updated in place, the models with ``ada[k]`` take the adaptive
+    step instead (see :func:`adaptive_step`): ``C = K`` keeps one accumulator per feature and
+    model, ``C = K*L`` one per weight.
     """
     L = y.size
     rows = slice(0, xs.size) if idx is None else idx
@@ -112,12 +120,66 @@ def leaf_step_numpy(
     sc[:] = scores
 
     P -= y
-    P *= lr[:, None] * (w / (1.0 + x2))
-    Wi -= np.multiply.outer(xs, p_lin)
+    if G is None:
+        P *= lr[:, None] * (w / (1.0 + x2))
+        Wi -= np.multiply.outer(xs, p_lin)
+    else:
+        Wi -= adaptive_step(G, Gb, ada, rows, xs, x2, P, lr, w)
     if idx is not None:
         W[idx] = Wi  # a gather: write back (a dense slice is a view, updated in place)
     b -= p_lin
     return err, bi
+
+
+#: added to both accumulators of the adaptive step (a feature's first gradient may be tiny)
+ADA_EPS = 1e-12
+
+
+def adaptive_step(
+    G: np.ndarray,
+    Gb: np.ndarray,
+    ada: np.ndarray,
+    rows: slice | np.ndarray,
+    xs: np.ndarray,
+    x2: float,
+    E: np.ndarray,
+    lr: np.ndarray,
+    w: float,
+) -> np.ndarray:
+    """The adaptive normalised step of ``leaf_step_numpy``: returns the (n, K*L) change of the
+    row's weights and turns the errors ``E`` = p - y (K, L) into the change of the biases.
+
+    Per accumulator column c (a model, or a model's label): ``g2 = w`` times the squared error
+    (the mean over the model's labels for one column per model); ``Gb[c] += g2`` and, per
+    non-zero input, ``G[f, c] += x_f^2 g2`` (AdaGrad's sums of squared gradients; ``Gb`` is the
+    bias's, an input that is always 1). Feature f's rate is ``d = sqrt(Gb / G[f])``, 1 for a
+    feature in every instance with the mean scale, larger for rarer (or smaller-gradient)
+    features; the step is ``lr w e x_f d_f / (1 + sum_f x_f^2 d_f)``: normalised like the plain
+    step, so one update moves the model's output by less than ``lr w e`` whatever the inputs'
+    scale and sparsity (``d`` = 1 is the plain step)."""
+    K, L = E.shape
+    C = G.shape[1]
+    per_weight = C == K * L
+    x2v = xs * xs
+    on = np.repeat(ada, L) if per_weight else ada
+    E2 = E * E
+    g2 = (E2.reshape(-1) if per_weight else E2.sum(1) / L) * w
+    g2 = np.where(on, g2, 0.0)
+    Gb += g2
+    Gi = G[rows]
+    Gi += np.multiply.outer(x2v, g2)
+    if not isinstance(rows, slice):
+        G[rows] = Gi
+    d = np.sqrt((Gb + ADA_EPS) / (Gi + ADA_EPS))
+    d[:, ~on] = 1.0
+    S = x2v @ d  # (C,)
+    S = np.where(on, S, x2)
+    if not per_weight:
+        S = np.repeat(S, L)
+        d = np.repeat(d, L, axis=1)
+    coef = E.reshape(-1)
+    coef *= np.repeat(lr, L) * w / (1.0 + S)
+    return (xs[:, None] * d) * coef
 
 
 def nb_add_numpy(

@@ -93,6 +93,9 @@ class MultiLabelHoeffdingTree(ClusterLearner):
     lr
         Step size(s) of the normalised SGD of the per-label linear models: one linear candidate
         per step size (a small and a large step; the leaf picks the better one).
+    adaptive_step
+        ``"off"``, ``"feature"`` or ``"weight"``: the linear models' adaptive normalised step
+        (:class:`ihomer.trees.leaf_models.LeafConfig`; off by default, by measurement).
     prior_fading, set_fading
         Per-instance fading of the label priors and of the label-set counts at a leaf.
     select_fading
@@ -142,6 +145,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         max_nodes: int = 127,
         leaf_model: str | tuple[str, ...] = "adaptive",
         lr: float | tuple[float, ...] = (0.5, 4.0),
+        adaptive_step: str = "off",
         prior_fading: float = 0.995,
         set_fading: float = 0.99,
         select_fading: float = 0.97,
@@ -159,6 +163,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         self.max_nodes = max_nodes
         self.leaf_model = leaf_model
         self.lr = lr
+        self.adaptive_step = adaptive_step
         self.prior_fading = prior_fading
         self.set_fading = set_fading
         self.select_fading = select_fading
@@ -213,6 +218,8 @@ class MultiLabelHoeffdingTree(ClusterLearner):
                 raise ValueError(f"leaf_model: a tuple must hold some of {CANDIDATES}")
         elif lm != "adaptive" and lm not in CANDIDATES:
             raise ValueError(f"leaf_model must be 'adaptive', one of {CANDIDATES} or a tuple")
+        if getattr(self, "adaptive_step", "off") not in LeafConfig.ADAPTIVE:
+            raise ValueError(f"adaptive_step must be one of {LeafConfig.ADAPTIVE}")
         if self.adwin_delta is not None and not 0.0 < self.adwin_delta < 1.0:
             raise ValueError(f"adwin_delta must be in (0, 1) or None, got {self.adwin_delta}")
         for name in ("prior_fading", "set_fading", "select_fading"):
@@ -233,6 +240,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             select_fading=self.select_fading,
             lr=(self.lr,) if isinstance(self.lr, (int, float)) else tuple(self.lr),
             candidates=cands,
+            adaptive=getattr(self, "adaptive_step", "off"),  # absent from older pickles
         )
         self._cap = max(self._cap, 16)
         self._scaler = FeatureScaler(self._cap)

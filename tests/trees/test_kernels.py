@@ -199,3 +199,66 @@ def test_ihomer_gives_the_same_predictions_with_either_backend(backend):
     ]
     assert len(diffs) == 800 * 14 - 14  # the first prediction is empty
     assert max(diffs) < 1e-9
+
+
+def _adaptive_case(rng, per_weight: bool):
+    L = int(rng.integers(1, 12))
+    case = _case(rng, bool(rng.random() < 0.5), bool(rng.random() < 0.5), L=L)
+    K, L = case["lr"].size, case["y"].size
+    c = K * L if per_weight else K
+    case["G"] = rng.random((case["W"].shape[0], c)) * 3
+    case["Gb"] = rng.random(c) * 5 + 0.1
+    case["ada"] = rng.random(K) < 0.7
+    return case
+
+
+@compiled
+@pytest.mark.parametrize("per_weight", [False, True])
+def test_adaptive_leaf_step_matches_the_numpy_reference(per_weight):
+    rng = np.random.default_rng(13)
+    for _ in range(200):
+        case = _adaptive_case(rng, per_weight)
+        out = []
+        for fn in (kernels.leaf_step_numpy, kernels._kernels.leaf_step):
+            c = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in case.items()}
+            out.append((fn(*c.values()), c))
+        (r1, c1), (r2, c2) = out
+        assert r1[1] == r2[1] and r1[0] == pytest.approx(r2[0], abs=1e-12)
+        for name in ("W", "b", "sc", "G", "Gb"):
+            np.testing.assert_allclose(c2[name], c1[name], rtol=1e-11, atol=1e-12, err_msg=name)
+        if case["idx"] is not None and case["idx"].size < case["W"].shape[0]:
+            untouched = np.setdiff1d(np.arange(case["W"].shape[0]), case["idx"])
+            assert np.array_equal(c2["G"][untouched], case["G"][untouched])
+
+
+@compiled
+@pytest.mark.parametrize("fn", ["numpy", "compiled"])
+def test_adaptive_step_with_no_adaptive_model_or_unit_rates_is_the_plain_step(fn):
+    step = kernels.leaf_step_numpy if fn == "numpy" else kernels._kernels.leaf_step
+    rng = np.random.default_rng(17)
+    for _ in range(50):
+        case = _adaptive_case(rng, per_weight=False)
+        case["x2"] = float(case["xs"] @ case["xs"])  # the normaliser the adaptive step computes
+        plain = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in case.items()}
+        for k in ("G", "Gb", "ada"):
+            del plain[k]
+        step(*plain.values())
+        off = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in case.items()}
+        off["ada"][:] = False
+        step(*off.values())
+        np.testing.assert_allclose(off["W"], plain["W"], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(off["b"], plain["b"], rtol=1e-12, atol=1e-12)
+        assert np.array_equal(off["G"], case["G"]) and np.array_equal(off["Gb"], case["Gb"])
+        # huge equal accumulators: every rate is 1 and the normaliser is 1 + x2
+        unit = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in case.items()}
+        unit["G"][:], unit["Gb"][:], unit["ada"][:] = 1e30, 1e30, True
+        step(*unit.values())
+        np.testing.assert_allclose(unit["W"], plain["W"], rtol=1e-9, atol=1e-12)
+
+
+@compiled
+def test_adaptive_leaf_step_rejects_inconsistent_accumulators():
+    case = _adaptive_case(np.random.default_rng(19), per_weight=False)
+    case["G"] = case["G"][:, :1].copy()  # one column for two models
+    with pytest.raises(ValueError, match="leaf_step"):
+        kernels._kernels.leaf_step(*case.values())

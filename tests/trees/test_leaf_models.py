@@ -1,11 +1,21 @@
 """Leaf models: every candidate learns, naive Bayes from the statistics, label-set recency."""
 
+import pickle
+
 import numpy as np
 import pytest
 
 from ihomer.features import SparseRow
 from ihomer.trees import MultiLabelHoeffdingTree
-from ihomer.trees.leaf_models import CANDIDATES, LAST, FeatureScaler
+from ihomer.trees.leaf_models import (
+    ADA_PRIOR,
+    CANDIDATES,
+    LAST,
+    LINEAR,
+    FeatureScaler,
+    LeafConfig,
+    LeafModel,
+)
 from ihomer.trees.observers import LeafStats, moments
 
 NONE = np.empty(0, dtype=np.int64)
@@ -83,3 +93,99 @@ def test_feature_scaler_uses_rms_of_non_zeros():
     assert sc.transform(np.array([1]), np.array([rms])).tolist() == pytest.approx([1.0])
     sc.grow(5)
     assert sc.transform(np.array([4]), np.array([7.0])).tolist() == [0.0]  # unseen: ignored
+
+
+def _rare_feature_stream(n, seed):
+    """Unscaled sparse rows: ~40 common noise features (values up to 100) on every row, and
+    label l on iff the rare feature 100 + l (5% of rows, value 1) is present."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        y = rng.random(3) < 0.05
+        common = np.flatnonzero(rng.random(80) < 0.5)
+        idx = np.concatenate([common, 100 + np.flatnonzero(y)])
+        val = np.concatenate([rng.random(common.size) * 100.0, np.ones(int(y.sum()))])
+        yield SparseRow(idx, val, NONE), y
+
+
+def _rare_recall(step):
+    tree = MultiLabelHoeffdingTree(leaf_model="linear", grace_period=10_000, adaptive_step=step)
+    tree.add_labels(3)
+    hits = []
+    for i, (row, y) in enumerate(_rare_feature_stream(3000, seed=4)):
+        if i >= 1000 and y.any():
+            hits.append(((tree.predict_proba(row) > 0.5) == y)[y].mean())
+        tree.learn(row, y)
+    return float(np.mean(hits))
+
+
+def test_adaptive_step_learns_rare_sparse_features_faster_than_the_plain_step():
+    # recall of the rare labels over rows 1000..3000, measured: plain 0.77, per-feature
+    # adaptive 0.89 (per-weight adaptive 0.70: not asserted, it does worse here)
+    plain, adaptive = _rare_recall("off"), _rare_recall("feature")
+    assert adaptive >= plain + 0.08 and adaptive > 0.85
+
+
+def _adaptive_leaf(L=3, F=4, mode="feature", lr=(0.5, 4.0)):
+    cfg = LeafConfig(lr=lr, adaptive=mode)
+    m = LeafModel(F, L, cfg)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        y = rng.random(L) < 0.5
+        idx = np.flatnonzero(rng.random(F) < 0.6)
+        xs = rng.random(idx.size) + 0.5
+        m.learn(idx, xs, float(xs @ xs), y, y.nonzero()[0], y.nonzero()[0].tobytes(), 1.0, cfg)
+    return m, cfg
+
+
+@pytest.mark.parametrize("mode", ["feature", "weight"])
+def test_adaptive_leaf_model_keeps_its_accumulators_through_every_operation(mode):
+    m, cfg = _adaptive_leaf(mode=mode)
+    F, KL = m.W.shape
+    C = 2 if mode == "feature" else KL
+    assert m.G.shape == (F, C) and m.Gb.shape == (C,) and (m.G > ADA_PRIOR).any()
+    plain = LeafModel(F, 3, LeafConfig())
+    assert plain.G is None
+    assert m.nbytes() - plain.nbytes() >= m.G.nbytes + m.Gb.nbytes  # counted
+    back = pickle.loads(pickle.dumps(m))
+    np.testing.assert_array_equal(back.G, m.G)
+    m.grow_features(F + 3)
+    assert m.G.shape == (F + 3, C) and (m.G[F:] == ADA_PRIOR).all()
+    m.take_features(np.array([2, 0]), 5)
+    assert m.G.shape == (5, C)
+    m.add_labels(2)
+    assert m.G.shape[1] == (2 if mode == "feature" else 2 * 5) and m.Gb.size == m.G.shape[1]
+    m.restrict(np.array([4, 0, 1]), lambda k: k)
+    assert m.G.shape[1] == (2 if mode == "feature" else 2 * 3) and m.W.shape[1] == 6
+    child = m.spawn(np.ones(3), np.full(3, 2.0))
+    assert child.G is not m.G
+    np.testing.assert_array_equal(child.G, m.G)
+    y = np.array([True, False, True])
+    m.learn(np.array([0]), np.array([1.0]), 1.0, y, y.nonzero()[0], b"", 1.0, cfg)
+
+
+def test_judging_drops_a_trailing_adaptive_model_with_its_accumulators():
+    L = LeafModel.PRUNE_LINEAR_LABELS
+    m, cfg = _adaptive_leaf(L=L, mode="weight")
+    m.sc[LINEAR:, 0], m.chosen = [50.0, 1.0], LINEAR  # the second linear model trails
+    m._judge(cfg.select_fading)
+    assert m.n_linear == 1 and m.W.shape[1] == L and m.G.shape[1] == L and m.Gb.size == L
+    m2, cfg2 = _adaptive_leaf(L=L, mode="feature")
+    m2.ada = np.array([False, True])
+    m2.sc[LINEAR:, 0], m2.chosen = [50.0, 1.0], LINEAR  # the adaptive one trails: plain from now
+    m2._judge(cfg2.select_fading)
+    assert m2.n_linear == 1 and m2.G is None
+
+
+def test_leaf_models_pickled_before_the_adaptive_step_load_with_the_plain_step():
+    m, _ = _adaptive_leaf(mode="off")
+    state = m.__reduce_ex__(4)
+    slots = dict(state[2][1])
+    for name in ("G", "Gb", "ada"):
+        del slots[name]
+    old = LeafModel.__new__(LeafModel)
+    old.__setstate__((None, slots))
+    assert old.G is None and old.Gb is None
+    cfg = LeafConfig()
+    back = LeafConfig.__new__(LeafConfig)
+    back.__setstate__(cfg.__getstate__()[:6])
+    assert back.adaptive == "off" and back.ada.tolist() == [True, True]
