@@ -1,8 +1,9 @@
 /* Compiled kernels of the multi-label Hoeffding tree's hot path (optional).
  *
- * Two per-instance steps that are a few thousand floating-point operations each but cost about
- * 25 numpy calls in Python: the adaptive leaf model's update (ihomer.trees.leaf_models) and the
- * naive Bayes log-odds of a leaf (ihomer.trees.observers). Each function here is a line-by-line
+ * Steps that are a few thousand floating-point operations each but cost tens of numpy calls in
+ * Python: the adaptive leaf model's update and its linear prediction (ihomer.trees.leaf_models),
+ * the naive Bayes log-odds of a leaf, its refit, and the split-statistics update
+ * (ihomer.trees.observers). Each function here is a line-by-line
  * transcription of the numpy code it replaces, which stays the reference and the fallback when
  * this module is not built (see ihomer/trees/kernels.py); tests run both and compare them.
  *
@@ -423,7 +424,7 @@ static PyObject *stats_add(PyObject *self, PyObject *args)
 
 PyDoc_STRVAR(nb_fit_doc,
 "nb_fit(nz, nzp, pos, w, rows, alpha, k, coef, terms) -> None\n\n"
-"Naive Bayes coefficients of the features rows (LeafStats._nb_rows): coef (R, 3L) gets\n"
+"Naive Bayes coefficients of the features rows (LeafStats._nb_chunks): coef (R, 3L) gets\n"
 "[c0 | c1 | c2] and terms (R, L) the zero-term log-odds, row by row.");
 
 static PyObject *nb_fit(PyObject *self, PyObject *args)

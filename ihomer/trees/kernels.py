@@ -1,4 +1,4 @@
-"""The two per-instance kernels of the tree's hot path, compiled when available.
+"""The kernels of the tree's hot path, compiled when available.
 
 * :func:`leaf_step`: score an adaptive leaf's candidate models on one instance, choose the best
   and take the SGD step of its linear models (:meth:`ihomer.trees.leaf_models.LeafModel.learn`);
@@ -9,8 +9,8 @@
 * :func:`stats_add`: add one instance to a leaf's split statistics
   (:meth:`ihomer.trees.observers.LeafStats.update`);
 * :func:`nb_fit`: the naive Bayes coefficients of some features
-  (:meth:`ihomer.trees.observers.LeafStats._nb_rows`), O(features x labels) with six
-  logarithms per cell: numpy spends about 40 temporaries on it.
+  (:meth:`ihomer.trees.observers.LeafStats._nb_chunks`), O(features x labels) with two
+  logarithms per cell: numpy spends about 30 temporaries on it.
 
 Each is a few thousand floating-point operations, which numpy spends about 25 calls on; the C
 extension ``ihomer.trees._kernels`` (built by ``pip install``, optional) does the same arithmetic

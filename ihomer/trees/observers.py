@@ -479,8 +479,6 @@ class LeafStats:
             )
         return coef, terms
 
-    _nb_rows = _nb_chunks  # (the name of one block before the blocks were written in place)
-
     def nbytes(self) -> int:
         n = self.pos.nbytes + self.nz.nbytes + self.nzp.nbytes
         if self.miss is not None:

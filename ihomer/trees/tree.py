@@ -77,7 +77,11 @@ class MultiLabelHoeffdingTree(ClusterLearner):
     Parameters
     ----------
     grace_period
-        Weight a leaf must see between two split attempts.
+        Weight a leaf must see between two split attempts. After a failed attempt the leaf
+        waits longer when the bound cannot pass soon: half the weight at which it would pass
+        with the merit gap seen (``n (eps / gap)^2``), at most the weight it has seen, so a
+        leaf that never splits costs O(log n) attempts instead of n / grace_period (each is
+        O(features x labels x thresholds)).
     delta
         Split confidence of the Hoeffding bound.
     tau
