@@ -5,14 +5,16 @@ Starts a Tansu broker on loopback (unless ``--bootstrap`` is given) and measures
 1. learning: labelled records (river's Yeast, repeated) produced up front, then one daemon
    (``--role learner``) started and timed from its first learned record... to the last
    (``ihomer_records_total{outcome="learned"}``); against the in-process prequential run of the
-   same model on the same records (``ihomer.evaluate.prequential``) and a raw kafka-python
-   consume of the same topic;
+   same model on the same records (``ihomer.evaluate.prequential``; also the same loop fed the
+   messages' bytes, decoded per record as the learner must) and a raw kafka-python consume of
+   the same topic;
 2. serving burst: ``--requests`` requests produced up front, then a daemon (``--role server``
    on the learner's snapshot) timed from its first prediction to the last; against a raw
    kafka-python echo (consume, ``json.loads``, ``json.dumps``, produce) of the same topic;
 3. latency: requests paced at ``--rate`` per second; per request the true end-to-end latency,
    from the client's send to the prediction arriving at a client consumer; p50 / p99, and the
-   model's own predict time per request.
+   model's own predict time per request; against the same paced load through a bare
+   kafka-python echo process with the daemon's serving settings (the round trip's floor).
 
 Prints one JSON object, with the targets of issue 12 and whether they were met. Example::
 
@@ -60,7 +62,11 @@ def wait(cond, timeout: float, what: str, interval: float = 0.01):
 
 
 def scrape(port: int, key: str) -> float:
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+    """The value of sample ``key``; only its metric is rendered (``?name[]=``): a whole-registry
+    scrape every 50 ms took ~5% of the learner's CPU (py-spy), which the figure would include."""
+    name = key.split("{", 1)[0]
+    url = f"http://127.0.0.1:{port}/metrics?name[]={name}"
+    body = urllib.request.urlopen(url, timeout=2).read().decode()
     for line in body.splitlines():
         if line.startswith(key + " "):
             return float(line.rsplit(" ", 1)[1])
@@ -125,6 +131,63 @@ def raw_echo(bootstrap: str, topic: str, out_topic: str, n: int) -> float:
     return n / dt
 
 
+def echo_server(bootstrap: str, topic: str, out_topic: str) -> None:
+    """A bare kafka-python echo with the daemon's serving settings (fetch wait 10 ms, polls of
+    10 ms, linger 1 ms): consume, ``json.loads``, produce ``{"id"}``; runs until killed."""
+    from kafka import KafkaConsumer, KafkaProducer
+
+    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="raw-echo",
+                      auto_offset_reset="earliest", enable_auto_commit=False,
+                      fetch_max_wait_ms=10, max_poll_records=500)  # fmt: skip
+    p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
+    while True:
+        for msgs in c.poll(timeout_ms=10).values():
+            for m in msgs:
+                p.send(out_topic, json.dumps({"id": json.loads(m.value).get("id")}).encode())
+
+
+def paced(producer, topic: str, data: list, n: int, rate: float, prefix: str) -> dict[str, float]:
+    """Send ``n`` requests at ``rate`` per second; their send times by id."""
+    sent: dict[str, float] = {}
+    start = time.perf_counter()
+    for i in range(n):
+        rid = f"{prefix}{i}"
+        msg = encode_event(data[i % len(data)][0], None, id=rid)
+        sent[rid] = time.perf_counter()
+        producer.send(topic, msg)
+        delay = start + (i + 1) / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    producer.flush()
+    return sent
+
+
+def raw_paced_echo(bootstrap: str, data: list, args: argparse.Namespace) -> list[float]:
+    """End-to-end latencies of the same paced load through :func:`echo_server` (its process),
+    measured like the daemon's: the floor of kafka-python and the broker for one round trip."""
+    from kafka import KafkaProducer
+
+    col = Collector(bootstrap, "raw-paced-echo")
+    col.start()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--echo-server", bootstrap, "raw-paced", "raw-paced-echo"],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )  # fmt: skip
+    try:
+        producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+        warm = paced(producer, "raw-paced", data, args.warmup, args.rate, "w")
+        wait(lambda: all(r in col.arrived for r in warm), 120, "the echo's warm-up", 0.005)
+        time.sleep(0.5)
+        sent = paced(producer, "raw-paced", data, args.paced, args.rate, "p")
+        wait(lambda: all(r in col.arrived for r in sent), 120, "the echo's answers", 0.01)
+        producer.close()
+    finally:
+        col.stop = True
+        proc.kill()
+        proc.wait()
+    return [col.arrived[r][0] - t for r, t in sent.items()]
+
+
 class Collector(threading.Thread):
     """Reads the prediction topic from the start; notes each prediction's arrival time."""
 
@@ -183,17 +246,23 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=1, help="of the request topic")
     ap.add_argument("--max-poll-records", type=int, default=500)
     ap.add_argument("--bootstrap", default=None, help="use this broker instead of a fresh Tansu")
+    ap.add_argument("--echo-server", nargs=3, metavar=("BOOTSTRAP", "IN", "OUT"),
+                    help=argparse.SUPPRESS)  # fmt: skip
     args = ap.parse_args()
+    if args.echo_server:
+        echo_server(*args.echo_server)
+        return
 
     from kafka import KafkaProducer
     from river import datasets
 
-    from ihomer.evaluate import prequential
+    from ihomer.evaluate import PrequentialStep, prequential
     from ihomer.serve.models import make_model
 
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="ihomer-load-"))
     procs: list[subprocess.Popen] = []
-    result: dict = {"model": args.model, "cpus": os.cpu_count()}
+    result: dict = {"model": args.model, "cpus": os.cpu_count(),
+                    "loadavg_1min_start": round(os.getloadavg()[0], 2)}
     try:
         if args.bootstrap:
             bootstrap = args.bootstrap
@@ -212,7 +281,8 @@ def main() -> None:
             time.sleep(0.3)
             for name, parts in (("events", 1), ("requests", args.partitions), ("echo", 1),
                                 ("predictions", 1), ("paced", args.partitions),
-                                ("paced-predictions", 1)):  # fmt: skip
+                                ("paced-predictions", 1), ("raw-paced", 1),
+                                ("raw-paced-echo", 1)):  # fmt: skip
                 subprocess.run(
                     [tansu, "topic", "create", "--broker", url, "--partitions", str(parts), name],
                     check=True, capture_output=True, timeout=30,
@@ -229,6 +299,12 @@ def main() -> None:
         t0 = time.perf_counter()
         prequential(make_model(args.model, 42), records, trace_every=None, events=False)
         inproc = len(records) / (time.perf_counter() - t0)
+        # the same loop fed the messages' bytes (decode_event per record, as the learner must)
+        step = PrequentialStep(make_model(args.model, 42))
+        t0 = time.perf_counter()
+        for m in labelled:
+            step(*decode_event(m)[:2])
+        inproc_decode = len(labelled) / (time.perf_counter() - t0)
         raw_learn = raw_consume(bootstrap, "events", args.labelled)
         learner, lport = daemon(common + ["--role=learner", "--labelled-topic=events",
                                           "--checkpoint-interval=100000"], tmp, "learner")
@@ -245,6 +321,8 @@ def main() -> None:
             learn_records_per_s=round(learn_rate, 1),
             inprocess_prequential_records_per_s=round(inproc, 1),
             learn_ratio_to_inprocess=round(learn_rate / inproc, 3),
+            inprocess_decode_and_prequential_records_per_s=round(inproc_decode, 1),
+            learn_ratio_to_inprocess_with_decode=round(learn_rate / inproc_decode, 3),
             raw_consume_records_per_s=round(raw_learn, 1),
         )
 
@@ -262,6 +340,8 @@ def main() -> None:
         wait(lambda: len(col.arrived) >= args.requests, 600, "the burst's predictions", 0.005)
         t_last = max(t for t, _ in col.arrived.values())
         burst_rate = (len(col.arrived) - 1) / (t_last - col.first)
+        times = sorted(t for t, _ in col.arrived.values())
+        gap = max((b - a for a, b in zip(times, times[1:])), default=0.0)
         col.stop = True
         stop(server)
         result.update(
@@ -269,6 +349,8 @@ def main() -> None:
             serve_records_per_s=round(burst_rate, 1),
             raw_echo_records_per_s=round(raw, 1),
             serve_ratio_to_raw_echo=round(burst_rate / raw, 3),
+            burst_seconds=round(t_last - col.first, 3),
+            burst_longest_gap_ms=round(1000 * gap, 1),
         )
 
         # 3. paced latency --------------------------------------------------------------------
@@ -311,6 +393,7 @@ def main() -> None:
         model_s = [col.arrived[r][1]["predict_seconds"] for r in sent]
         stop(server)
         producer.close()
+        raw_e2e = raw_paced_echo(bootstrap, data, args)
         result.update(
             paced_requests=len(sent),
             paced_rate_per_s=round(actual_rate, 1),
@@ -318,7 +401,10 @@ def main() -> None:
             e2e_latency_p99_ms=round(1000 * percentile(e2e, 0.99), 3),
             predict_latency_p50_ms=round(1000 * percentile(model_s, 0.5), 3),
             predict_latency_p99_ms=round(1000 * percentile(model_s, 0.99), 3),
+            raw_echo_e2e_latency_p50_ms=round(1000 * percentile(raw_e2e, 0.5), 3),
+            raw_echo_e2e_latency_p99_ms=round(1000 * percentile(raw_e2e, 0.99), 3),
         )
+        result["loadavg_1min_end"] = round(os.getloadavg()[0], 2)
         result["targets"] = {
             "burst >= 10000 requests/s": result["serve_records_per_s"] >= 10000,
             "paced 1000/s p99 <= 20 ms": result["e2e_latency_p99_ms"] <= 20,

@@ -8,7 +8,9 @@ decoded by :func:`streams.kafka.decode_event`, admitted by :class:`ihomer.serve.
 learned, or dead-lettered with the reason and its coordinates. A record that three runs in a
 row died on is dead-lettered without being tried again. When something fails mid-batch, the
 consumer is moved back to the first record not yet handled: nothing is skipped. Learning keeps
-record order (prequential), so it is not batched. Offsets and checkpoints belong to
+record order (prequential): each record is predicted, scored and learned on its own, but the
+bookkeeping around it (counters, histograms, gauges) is done once per poll batch. Offsets and
+checkpoints belong to
 :class:`ihomer.serve.checkpointer.Checkpointer`.
 """
 
@@ -234,68 +236,86 @@ class LearnerRole:
         return n
 
     def handle(self, batch: dict) -> int:
-        c, ck = self.config, self.checkpointer
-        n = 0
-        records = self.metrics.records.labels(topic=c.labelled_topic, outcome="learned")
-        replayed = self.metrics.replayed.labels(topic=c.labelled_topic)
-        predict_s = self.metrics.predict_seconds.labels(path="prequential")
-        learn_s = self.metrics.learn_seconds
-        offsets = ck.offsets
-        step = self.step
-        admit = self.limits.admit
-        for tp, msgs in batch.items():
-            p = tp.partition
-            for m in msgs:
-                if self.link.stopping():
-                    break
-                if m.offset < offsets.get(p, 0):
-                    continue  # already in the model (a fetch from before a seek)
-                src = position(m.topic, p, m.offset)
-                ck.begin(p, m.offset)
-                if ck.is_suspect(p, m.offset):
-                    self.link.dead_letter(
-                        m, "crashed_daemon",
-                        f"{POISON_STRIKES} runs in a row died with this record in hand; not tried "
-                        "again", src,
-                    )  # fmt: skip
-                    ck.store_offset(p, m.offset + 1)
-                    n += 1
-                    continue
-                try:
-                    x, y, rid, _ts = decode_event(
-                        m.value, src, labelled=True, max_bytes=c.max_message_bytes
-                    )
-                    admit(x, y)
-                except EventSchemaError as e:
-                    self.link.dead_letter(m, e.category, e.reason, src)
-                except LimitExceeded as e:
-                    self.link.dead_letter(m, e.category, e.reason, src)
-                else:
-                    p0, l0 = step.predict_seconds, step.learn_seconds
+        """Learn one poll batch in record order.
+
+        Each record still goes through the prequential step on its own (predict, score, learn:
+        order matters), with its offset stored and the record in hand named in the progress file
+        before and after it (the poison-record guard). What is per batch: the counters, the
+        duration histograms (one observation of the batch's mean per record, as for requests),
+        the report gauges and the model gauges. A failure mid-batch leaves the counters of the
+        records already learned counted (``finally``) and the consumer is sought back by
+        :meth:`poll`.
+        """
+        c, ck, link = self.config, self.checkpointer, self.link
+        offsets, replay_until = ck.offsets, ck.replay_until
+        step, admit, audit = self.step, self.limits.admit, self.audit
+        stopping, begin, survived, store = link.stopping, ck.begin, ck.survived, ck.store_offset
+        max_bytes = c.max_message_bytes
+        n = learned = replayed = 0
+        p0, l0 = step.predict_seconds, step.learn_seconds
+        try:
+            for tp, msgs in batch.items():
+                p = tp.partition
+                replay_end = replay_until.get(p, -1)
+                for m in msgs:
+                    if stopping():
+                        break
+                    o = m.offset
+                    if o < offsets.get(p, 0):
+                        continue  # already in the model (a fetch from before a seek)
+                    src = position(m.topic, p, o)
+                    begin(p, o)
+                    if ck.is_suspect(p, o):
+                        link.dead_letter(
+                            m, "crashed_daemon",
+                            f"{POISON_STRIKES} runs in a row died with this record in hand; not "
+                            "tried again", src,
+                        )  # fmt: skip
+                        store(p, o + 1)
+                        n += 1
+                        continue
                     try:
-                        step(x, y)
-                    except Exception as e:  # noqa: BLE001 - a model bug must not crash-loop
-                        log.exception("the model failed on %s", src)
-                        self.link.dead_letter(m, "model_error", model_error(e), src)
+                        x, y, rid, _ts = decode_event(
+                            m.value, src, labelled=True, max_bytes=max_bytes
+                        )
+                        admit(x, y)
+                    except (EventSchemaError, LimitExceeded) as e:
+                        link.dead_letter(m, e.category, e.reason, src)
                     else:
-                        ck.survived()
-                        predict_s.observe(step.predict_seconds - p0)
-                        learn_s.observe(step.learn_seconds - l0)
-                        self.n_learned += 1
-                        records.inc()
-                        if m.offset < ck.replay_until.get(p, -1):
-                            self.n_replayed += 1
-                            replayed.inc()
-                        if self.audit is not None:
-                            rid = src if rid is None else rid
-                            self.audit.write(m.topic, p, m.offset, rid)
-                ck.store_offset(p, m.offset + 1)
-                n += 1
-        if n:
-            # the report first: once ihomer_model_instances reads N, the metrics cover N records
-            self.metrics.set_report(self.report.get())
-            self._observe()
+                        try:
+                            step(x, y)
+                        except Exception as e:  # noqa: BLE001 - a model bug must not crash-loop
+                            log.exception("the model failed on %s", src)
+                            link.dead_letter(m, "model_error", model_error(e), src)
+                        else:
+                            survived()
+                            learned += 1
+                            if o < replay_end:
+                                replayed += 1
+                            if audit is not None:
+                                audit.write(m.topic, p, o, src if rid is None else rid)
+                    store(p, o + 1)
+                    n += 1
+        finally:
+            if n:
+                self._count(learned, replayed, step.predict_seconds - p0,
+                            step.learn_seconds - l0)  # fmt: skip
         return n
+
+    def _count(self, learned: int, replayed: int, predict_s: float, learn_s: float) -> None:
+        """The metrics of one batch: ``learned`` records learned (``replayed`` of them replays)."""
+        topic, m = self.config.labelled_topic, self.metrics
+        if learned:
+            self.n_learned += learned
+            m.records.labels(topic=topic, outcome="learned").inc(learned)
+            if replayed:
+                self.n_replayed += replayed
+                m.replayed.labels(topic=topic).inc(replayed)
+            m.predict_seconds.labels(path="prequential").observe(predict_s / learned)
+            m.learn_seconds.observe(learn_s / learned)
+        # the report first: once ihomer_model_instances reads N, the metrics cover N records
+        m.set_report(self.report.get())
+        self._observe()
 
     def lag(self) -> None:
         assignment = self.consumer.assignment()

@@ -60,14 +60,15 @@ class ServeMetrics:
         )
         self.learn_seconds = Histogram(
             "ihomer_learn_duration_seconds",
-            "Time of the model's learn_one on one labelled record.",
+            "Time of the model's learn_one per labelled record (observed once per poll batch: its"
+            " mean).",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.predict_seconds = Histogram(
             "ihomer_predict_duration_seconds",
             "Model time to predict one record: a request, or a labelled record before learning it"
-            " (path=prequential).",
+            " (path=prequential); observed once per poll batch (its mean per record).",
             ["path"],
             buckets=LATENCY_BUCKETS,
             registry=r,
