@@ -62,16 +62,30 @@ def test_naive_bayes_is_kept_where_it_is_chosen():
     assert all(leaf.model.mask[NB] for leaf in leaves(tree))
 
 
-def test_split_children_start_with_naive_bayes_again(monkeypatch):
-    monkeypatch.setattr(LeafModel, "PRUNE_WEIGHT", 150.0)
+def test_split_children_start_with_naive_bayes_again():
     rng = np.random.default_rng(0)
     fi, tree = FeatureIndex(), MultiLabelHoeffdingTree(grace_period=50, tau=0.5)
     tree.add_labels(1)
-    for _ in range(3000):
+    born = []  # (the parent's naive Bayes flag, the children's flags) at each split
+    attempt = tree._attempt_split
+
+    def spy(leaf, owner, side, is_alt):
+        n = tree.n_nodes
+        attempt(leaf, owner, side, is_alt)
+        if tree.n_nodes > n:
+            split = tree.root if owner is None else getattr(owner, side)
+            flags = [bool(c.model.mask[NB]) for c in (split.left, split.right)]
+            born.append((bool(leaf.model.mask[NB]), flags))
+
+    tree._attempt_split = spy
+    for i in range(3000):
         x = {"a": float(rng.random()), "b": float(rng.random())}
+        if i == 20:  # as if the root had judged naive Bayes off
+            tree.root.model.mask = tree.root.model.mask.copy()
+            tree.root.model.mask[NB] = False
         tree.learn(fi.encode(x), np.array([x["a"] > 0.5]))
-    assert tree.n_nodes >= 3
-    assert any(leaf.model.mask[NB] for leaf in leaves(tree) if leaf.stats is not None)
+    assert born and born[0][0] is False  # the first split's parent had dropped it
+    assert all(flags == [True, True] for _, flags in born)
 
 
 def test_split_attempts_back_off_while_the_bound_cannot_pass():
