@@ -130,6 +130,10 @@ class ClusterSet:
         self.routed = False  # routed learners learn (and warm-start on) their instances only
         self._handover_ended = False
 
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_recent_bytes", None)  # (pickled before the running sum)
+
     # -- memory ----------------------------------------------------------------------------------
     def memory_bytes(self) -> int:
         total = sum(c.learner.memory_bytes() for c in self.clusters)
@@ -140,7 +144,7 @@ class ClusterSet:
     def _recent_nbytes(self) -> int:
         """Bytes of the recent-instance buffer, kept as a running sum (the sum over the buffer
         was 2.5% of the time on 20ng, checked every n_min / 4 instances)."""
-        n = getattr(self, "_recent_bytes", None)  # (absent from sets pickled before it)
+        n = self._recent_bytes
         if n is None:
             n = self._recent_bytes = sum(_nbytes(r, ids) for r, ids in self.recent)
         return n

@@ -334,6 +334,7 @@ class IHOMER(base.MultiLabelClassifier):
         self._router = Router() if self.routing else None
         self._cluster_of = np.zeros(0, dtype=np.int64)  # label id -> cluster position
         self._whole = None  # the cluster, when one cluster holds every label in label order
+        self._all_false: dict = {}  # {label: False} for every label (see _label_dict)
         self._pos = np.zeros(0)  # instances with the label on (for the skipped clusters)
         weight = DECISIONS[self.decision]
         self._decider = (
@@ -357,6 +358,8 @@ class IHOMER(base.MultiLabelClassifier):
                 self._decider = None
             if "_whole" not in state:  # (saved before the shortcut: the general path)
                 self._whole = None
+            if "_all_false" not in state:
+                self._all_false = {}
 
     @property
     def _ready(self) -> bool:
@@ -559,8 +562,8 @@ class IHOMER(base.MultiLabelClassifier):
         """``{label: on[i]}`` in label order: a copy of an all-False dict with the few True
         labels set (cheaper than ``dict(zip(...))`` with hundreds of labels)."""
         labels = self._labels
-        template = getattr(self, "_all_false", None)  # (absent from models pickled before it)
-        if template is None or len(template) != len(labels):
+        template = self._all_false
+        if len(template) != len(labels):
             template = self._all_false = dict.fromkeys(labels, False)
         out = template.copy()
         for i in np.flatnonzero(on).tolist():

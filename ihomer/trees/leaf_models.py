@@ -207,10 +207,6 @@ def selection_scores(sc: np.ndarray, a: float) -> np.ndarray:
 #: gradients outweigh it
 ADA_PRIOR = 1.0
 
-#: the step sizes of a model pickled before leaves kept their own, by number of linear models
-_LR_OF_OLD = {1: np.array([0.5]), 2: np.array([0.5, 4.0])}
-
-
 class LeafModel:
     """The candidate models of one leaf and the choice between them (see module docstring).
 
@@ -278,8 +274,8 @@ class LeafModel:
         _, slots = state
         for name, value in slots.items():
             setattr(self, name, value)
-        if "lr" not in slots:
-            self.lr = _LR_OF_OLD[self.sc.shape[0] - LINEAR]
+        if "lr" not in slots:  # the tree's step sizes, taken from its config at the next learn
+            self.lr = None
             self.seen, self.judge_at = 0.0, self.PRUNE_WEIGHT
         if "G" not in slots:  # pickled before the adaptive step: the plain one
             self.G = self.Gb = self.ada = None
@@ -287,7 +283,7 @@ class LeafModel:
     @property
     def n_linear(self) -> int:
         """Linear models this leaf still runs."""
-        return int(self.lr.shape[0])
+        return int(self.sc.shape[0] - LINEAR)
 
     @property
     def _per_weight(self) -> bool:
@@ -430,6 +426,8 @@ class LeafModel:
         Scoring, selection and the linear models' normalised SGD step on the log-loss (non-zero
         inputs only) are one :func:`ihomer.trees.kernels.leaf_step`; the label priors and label
         sets are updated here."""
+        if self.lr is None:  # (a leaf pickled before leaves kept their own step sizes)
+            self.lr = cfg.lr
         err, self.chosen = kernels.leaf_step(
             self.W, self.b, None if rows is not None else idx, xs, x2, y, self.pp, self.pw,
             self.last, self.mode_vec, nb_logit, self.sc, self.mask, self.chosen,

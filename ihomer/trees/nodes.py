@@ -35,6 +35,13 @@ class Leaf:
         self.wait = 0.0  # weight between split attempts (0: the tree's grace period)
         self.keys: set[bytes] = set()  # distinct label sets seen (for the Hoeffding range R)
 
+    def __setstate__(self, state: tuple) -> None:
+        _, slots = state
+        for name, value in slots.items():
+            setattr(self, name, value)
+        if "wait" not in slots:  # (pickled before the split-attempt back-off)
+            self.wait = 0.0
+
 
 class Split:
     """A binary split: ``kind`` ZERO_SPLIT (left: x == 0) or THRESHOLD_SPLIT (left: x <= t)."""

@@ -91,7 +91,9 @@ class MultiLabelHoeffdingTree(ClusterLearner):
     max_nodes
         Cap on the number of nodes (main tree and background subtrees together).
     leaf_model
-        ``"adaptive"`` (run all candidates, predict with the best), one candidate of
+        ``"adaptive"`` (run all candidates, predict with the best; a leaf drops naive Bayes
+        and, with 200 labels or more, a trailing linear model once they trail: see
+        :class:`~ihomer.trees.leaf_models.LeafModel`), one candidate of
         ``("prior", "last_set", "mode_set", "naive_bayes", "linear")``, or a tuple of them
         (adaptive over that subset, e.g. without the label-set models).
     lr
@@ -628,8 +630,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
                         node.alt = None
                         self._n_nodes = count_nodes(self._root)
 
-        wait = getattr(leaf, "wait", 0.0) or self.grace_period  # (leaves pickled before "wait")
-        if leaf.stats is not None and leaf.since >= wait:
+        if leaf.stats is not None and leaf.since >= (leaf.wait or self.grace_period):
             leaf.since = 0.0
             self._attempt_split(leaf, path[-1][1], path[-1][2], is_alt)
 
