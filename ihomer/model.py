@@ -24,7 +24,7 @@ import numpy as np
 from river import base
 
 from ihomer.decision import ThresholdSelector
-from ihomer.drift import ErrorMonitor, instance_error
+from ihomer.drift import ErrorMonitor
 from ihomer.events import EventLog
 from ihomer.features import FeatureIndex, SparseRow
 from ihomer.learner import ClusterLearner
@@ -463,7 +463,7 @@ class IHOMER(base.MultiLabelClassifier):
             row = pending[4]  # the prediction's row: x held no unseen feature
         else:
             row = self._features.encode(x)
-        ids = np.fromiter((ids_of[lab] for lab in present), dtype=np.int64, count=len(present))
+        ids = np.array(list(map(ids_of.__getitem__, present)), dtype=np.int64)
         ytrue = np.zeros(len(self._labels), dtype=bool)
         ytrue[ids] = True
 
@@ -498,7 +498,8 @@ class IHOMER(base.MultiLabelClassifier):
                 cset.learn(k, row, ytrue[c.ids], on_all[c.ids], own[k], self._n)
         cset.end_instance(row, ids)
         if self._global is not None:
-            err = instance_error(len(ids), n_pred, n_both)
+            denom = len(ids) + n_pred  # (instance_error, inlined: 1 - the instance's F1)
+            err = 1.0 - 2.0 * n_both / denom if denom else 0.0
             if self._global.update(err):
                 self._events.record(self._n, "global_drift", error=self._global.mean)
                 if self.partitioning == "hierarchy":
@@ -566,7 +567,7 @@ class IHOMER(base.MultiLabelClassifier):
         if len(template) != len(labels):
             template = self._all_false = dict.fromkeys(labels, False)
         out = template.copy()
-        for i in np.flatnonzero(on).tolist():
+        for i in on.nonzero()[0].tolist():
             out[labels[i]] = True
         return out
 
@@ -574,7 +575,7 @@ class IHOMER(base.MultiLabelClassifier):
         """The predicted labels for the probabilities ``P`` (the ``decision`` rule, then the
         empty-set fallback when nothing is predicted and ``fallback``)."""
         on = P > self.threshold if self._decider is None else self._decider.decide(P)
-        if fallback and not on.any():
+        if fallback and not np.count_nonzero(on):
             on = self._most_probable_set(P)
         return on
 

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define PRIOR 0
 #define LAST 1
@@ -45,7 +46,7 @@ static int get(PyObject *o, Py_buffer *b, char kind, int writable, const char *n
     return 0;
 }
 
-#define NBUF 16
+#define NBUF 32
 
 typedef struct {
     Py_buffer b[NBUF];
@@ -157,60 +158,16 @@ static int adaptive_step(double *G, double *Gb, const char *ada, Py_ssize_t C, d
     return 0;
 }
 
-PyDoc_STRVAR(leaf_step_doc,
-"leaf_step(W, b, idx, xs, x2, y, pp, pw, last, mode, nb, sc, mask, chosen, a, lr, w,\n"
-"          G=None, Gb=None, ada=None) -> (error, chosen)\n\n"
-"Score the leaf's candidates on one instance, choose the best, and take the SGD step of the\n"
-"linear candidates (W, b and sc are updated in place). With accumulators G (features x C,\n"
-"C = K or K*L) and Gb (C,), also updated, the models with ada[k] take the adaptive step of\n"
-"kernels.adaptive_step. See LeafModel.learn.");
-
-static PyObject *leaf_step(PyObject *self, PyObject *args)
+/* The leaf update of leaf_step on raw arrays (see its docstring); G == NULL: the plain step.
+ * Writes the error of candidate `chosen` and the candidate chosen from now on; -1: no memory. */
+static int leaf_core(double *Wd, double *bd, const int64_t *idx, const double *x, Py_ssize_t n,
+                     double x2, const char *yd, const double *ppd, double pw, const char *ld,
+                     const char *md, const double *nb, double *S, const char *mk, int chosen,
+                     double a, const double *lrd, Py_ssize_t K, Py_ssize_t L, double w,
+                     double *G, double *Gb, Py_ssize_t C, const char *ada, double *err_out,
+                     int *chosen_out)
 {
-    PyObject *oW, *ob, *oidx, *oxs, *oy, *opp, *olast, *omode, *onb, *osc, *omask, *olr;
-    PyObject *oG = Py_None, *oGb = Py_None, *oada = Py_None;
-    double x2, pw, a, w;
-    int chosen;
-    if (!PyArg_ParseTuple(args, "OOOOdOOdOOOOOidOd|OOO", &oW, &ob, &oidx, &oxs, &x2, &oy, &opp,
-                          &pw, &olast, &omode, &onb, &osc, &omask, &chosen, &a, &olr, &w, &oG,
-                          &oGb, &oada))
-        return NULL;
-    Bufs bs = {.n = 0};
-    Py_buffer *W, *b, *idxb = NULL, *xs, *y, *pp, *last, *mode, *nbb = NULL, *sc, *mask, *lr;
-    if (!(W = take(&bs, oW, 'd', 1, "W")) || !(b = take(&bs, ob, 'd', 1, "b")) ||
-        (oidx != Py_None && !(idxb = take(&bs, oidx, 'q', 0, "idx"))) ||
-        !(xs = take(&bs, oxs, 'd', 0, "xs")) || !(y = take(&bs, oy, '?', 0, "y")) ||
-        !(pp = take(&bs, opp, 'd', 0, "pp")) || !(last = take(&bs, olast, '?', 0, "last")) ||
-        !(mode = take(&bs, omode, '?', 0, "mode")) ||
-        (onb != Py_None && !(nbb = take(&bs, onb, 'd', 0, "nb"))) ||
-        !(sc = take(&bs, osc, 'd', 1, "sc")) || !(mask = take(&bs, omask, '?', 0, "mask")) ||
-        !(lr = take(&bs, olr, 'd', 0, "lr"))) {
-        release(&bs);
-        return NULL;
-    }
-    Py_buffer *Gbuf = NULL, *Gbb = NULL, *adab = NULL;
-    if (oG != Py_None &&
-        (!(Gbuf = take(&bs, oG, 'd', 1, "G")) || !(Gbb = take(&bs, oGb, 'd', 1, "Gb")) ||
-         !(adab = take(&bs, oada, '?', 0, "ada")))) {
-        release(&bs);
-        return NULL;
-    }
-    const Py_ssize_t L = len(y), K = len(lr), KL = K * L, m = LINEAR + K, n = len(xs);
-    const Py_ssize_t cap = KL ? len(W) / KL : 0;
-    const int64_t *idx = idxb ? (const int64_t *)idxb->buf : NULL;
-    if (len(b) != KL || (KL && len(W) % KL) || len(pp) != L || len(last) != L ||
-        len(mode) != L || (nbb && len(nbb) != L) || len(sc) != 4 * m || len(mask) != m ||
-        (idxb && len(idxb) != n) || chosen < 0 || chosen >= m || check_rows(idx, n, cap) < 0 ||
-        (Gbuf && (!KL || (len(Gbb) != K && len(Gbb) != KL) || len(Gbuf) != cap * len(Gbb) ||
-                  len(adab) != K))) {
-        release(&bs);
-        PyErr_SetString(PyExc_ValueError, "leaf_step: inconsistent array shapes or indices");
-        return NULL;
-    }
-    double *Wd = W->buf, *bd = b->buf, *S = sc->buf;
-    const double *x = xs->buf, *ppd = pp->buf, *nb = nbb ? nbb->buf : NULL, *lrd = lr->buf;
-    const char *yd = y->buf, *ld = last->buf, *md = mode->buf, *mk = mask->buf;
-
+    const Py_ssize_t KL = K * L, m = LINEAR + K;
     double stackp[512];
     double *p = KL <= 512 ? stackp : malloc(sizeof(double) * (size_t)(KL ? KL : 1));
     double *tp = malloc(sizeof(double) * 2 * (size_t)m);
@@ -218,11 +175,9 @@ static PyObject *leaf_step(PyObject *self, PyObject *args)
         if (p != stackp)
             free(p);
         free(tp);
-        release(&bs);
-        return PyErr_NoMemory();
+        return -1;
     }
     double *npd = tp + m;
-
     /* z = xs @ W[idx] + b; p = expit(z) */
     for (Py_ssize_t j = 0; j < KL; j++)
         p[j] = 0.0;
@@ -276,16 +231,14 @@ static PyObject *leaf_step(PyObject *self, PyObject *args)
         }
     }
 
-    if (Gbuf) { /* the adaptive step (kernels.adaptive_step) */
-        int rc = adaptive_step(Gbuf->buf, Gbb->buf, adab->buf, len(Gbb), Wd, bd, idx, x, n,
-                               x2, yd, p, lrd, K, L, w);
+    *err_out = err;
+    *chosen_out = bi;
+    if (G) { /* the adaptive step (kernels.adaptive_step) */
+        int rc = adaptive_step(G, Gb, ada, C, Wd, bd, idx, x, n, x2, yd, p, lrd, K, L, w);
         if (p != stackp)
             free(p);
         free(tp);
-        release(&bs);
-        if (rc < 0)
-            return PyErr_NoMemory();
-        return Py_BuildValue("di", err, bi);
+        return rc;
     }
 
     /* normalised SGD on the log-loss of the linear candidates */
@@ -309,7 +262,112 @@ static PyObject *leaf_step(PyObject *self, PyObject *args)
     if (p != stackp)
         free(p);
     free(tp);
+    return 0;
+}
+
+
+/* stats_add on raw arrays */
+static void stats_core(double *nz, double *nzp, double *pos, Py_ssize_t L, const int64_t *idx,
+                       const double *v, Py_ssize_t n, const int64_t *on, Py_ssize_t non, double w)
+{
+    for (Py_ssize_t j = 0; j < non; j++)
+        pos[on[j]] += w;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const Py_ssize_t f = idx ? idx[i] : i;
+        const double m1 = w * v[i], m2 = m1 * v[i];
+        double *r = nz + 3 * f;
+        r[0] += w;
+        r[1] += m1;
+        r[2] += m2;
+        double *rp = nzp + 3 * L * f;
+        for (Py_ssize_t j = 0; j < non; j++) {
+            double *c = rp + 3 * on[j];
+            c[0] += w;
+            c[1] += m1;
+            c[2] += m2;
+        }
+    }
+}
+
+/* nb_add on raw arrays: out[l] += the row's naive Bayes terms (s: 3L doubles of scratch) */
+static void nb_core(const double *P, const int64_t *idx, const double *v, Py_ssize_t n,
+                    Py_ssize_t L, double *out, double *s)
+{
+    const Py_ssize_t L3 = 3 * L;
+    for (Py_ssize_t j = 0; j < L3; j++)
+        s[j] = 0.0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const double x = v[i], xx = x * x;
+        const double *row = P + (idx ? idx[i] : i) * L3;
+        for (Py_ssize_t l = 0; l < L; l++) {
+            s[l] += row[l];
+            s[L + l] += x * row[L + l];
+            s[2 * L + l] += xx * row[2 * L + l];
+        }
+    }
+    for (Py_ssize_t l = 0; l < L; l++)
+        out[l] = out[l] + s[l] + s[L + l] + s[2 * L + l];
+}
+
+PyDoc_STRVAR(leaf_step_doc,
+"leaf_step(W, b, idx, xs, x2, y, pp, pw, last, mode, nb, sc, mask, chosen, a, lr, w,\n"
+"          G=None, Gb=None, ada=None) -> (error, chosen)\n\n"
+"Score the leaf's candidates on one instance, choose the best, and take the SGD step of the\n"
+"linear candidates (W, b and sc are updated in place). With accumulators G (features x C,\n"
+"C = K or K*L) and Gb (C,), also updated, the models with ada[k] take the adaptive step of\n"
+"kernels.adaptive_step. See LeafModel.learn.");
+
+static PyObject *leaf_step(PyObject *self, PyObject *args)
+{
+    PyObject *oW, *ob, *oidx, *oxs, *oy, *opp, *olast, *omode, *onb, *osc, *omask, *olr;
+    PyObject *oG = Py_None, *oGb = Py_None, *oada = Py_None;
+    double x2, pw, a, w;
+    int chosen;
+    if (!PyArg_ParseTuple(args, "OOOOdOOdOOOOOidOd|OOO", &oW, &ob, &oidx, &oxs, &x2, &oy, &opp,
+                          &pw, &olast, &omode, &onb, &osc, &omask, &chosen, &a, &olr, &w, &oG,
+                          &oGb, &oada))
+        return NULL;
+    Bufs bs = {.n = 0};
+    Py_buffer *W, *b, *idxb = NULL, *xs, *y, *pp, *last, *mode, *nbb = NULL, *sc, *mask, *lr;
+    if (!(W = take(&bs, oW, 'd', 1, "W")) || !(b = take(&bs, ob, 'd', 1, "b")) ||
+        (oidx != Py_None && !(idxb = take(&bs, oidx, 'q', 0, "idx"))) ||
+        !(xs = take(&bs, oxs, 'd', 0, "xs")) || !(y = take(&bs, oy, '?', 0, "y")) ||
+        !(pp = take(&bs, opp, 'd', 0, "pp")) || !(last = take(&bs, olast, '?', 0, "last")) ||
+        !(mode = take(&bs, omode, '?', 0, "mode")) ||
+        (onb != Py_None && !(nbb = take(&bs, onb, 'd', 0, "nb"))) ||
+        !(sc = take(&bs, osc, 'd', 1, "sc")) || !(mask = take(&bs, omask, '?', 0, "mask")) ||
+        !(lr = take(&bs, olr, 'd', 0, "lr"))) {
+        release(&bs);
+        return NULL;
+    }
+    Py_buffer *Gbuf = NULL, *Gbb = NULL, *adab = NULL;
+    if (oG != Py_None &&
+        (!(Gbuf = take(&bs, oG, 'd', 1, "G")) || !(Gbb = take(&bs, oGb, 'd', 1, "Gb")) ||
+         !(adab = take(&bs, oada, '?', 0, "ada")))) {
+        release(&bs);
+        return NULL;
+    }
+    const Py_ssize_t L = len(y), K = len(lr), KL = K * L, m = LINEAR + K, n = len(xs);
+    const Py_ssize_t cap = KL ? len(W) / KL : 0;
+    const int64_t *idx = idxb ? (const int64_t *)idxb->buf : NULL;
+    if (len(b) != KL || (KL && len(W) % KL) || len(pp) != L || len(last) != L ||
+        len(mode) != L || (nbb && len(nbb) != L) || len(sc) != 4 * m || len(mask) != m ||
+        (idxb && len(idxb) != n) || chosen < 0 || chosen >= m || check_rows(idx, n, cap) < 0 ||
+        (Gbuf && (!KL || (len(Gbb) != K && len(Gbb) != KL) || len(Gbuf) != cap * len(Gbb) ||
+                  len(adab) != K))) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "leaf_step: inconsistent array shapes or indices");
+        return NULL;
+    }
+    double err;
+    int bi;
+    int rc = leaf_core(W->buf, b->buf, idx, xs->buf, n, x2, y->buf, pp->buf, pw, last->buf,
+                       mode->buf, nbb ? nbb->buf : NULL, sc->buf, mask->buf, chosen, a, lr->buf,
+                       K, L, w, Gbuf ? Gbuf->buf : NULL, Gbuf ? Gbb->buf : NULL,
+                       Gbuf ? len(Gbb) : 0, Gbuf ? adab->buf : NULL, &err, &bi);
     release(&bs);
+    if (rc < 0)
+        return PyErr_NoMemory();
     return Py_BuildValue("di", err, bi);
 }
 
@@ -347,19 +405,7 @@ static PyObject *nb_add(PyObject *self, PyObject *args)
         release(&bs);
         return PyErr_NoMemory();
     }
-    for (Py_ssize_t j = 0; j < L3; j++)
-        s[j] = 0.0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        const double x = v[i], xx = x * x;
-        const double *row = P + (idx ? idx[i] : i) * L3;
-        for (Py_ssize_t l = 0; l < L; l++) {
-            s[l] += row[l];
-            s[L + l] += x * row[L + l];
-            s[2 * L + l] += xx * row[2 * L + l];
-        }
-    }
-    for (Py_ssize_t l = 0; l < L; l++)
-        out[l] = out[l] + s[l] + s[L + l] + s[2 * L + l];
+    nb_core(P, idx, v, n, L, out, s);
     if (s != stack)
         free(s);
     release(&bs);
@@ -399,25 +445,7 @@ static PyObject *stats_add(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "stats_add: inconsistent array shapes or indices");
         return NULL;
     }
-    double *nz = nzb->buf, *nzp = nzpb->buf, *pos = posb->buf;
-    const double *v = vb->buf;
-    for (Py_ssize_t j = 0; j < non; j++)
-        pos[on[j]] += w;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        const Py_ssize_t f = idx ? idx[i] : i;
-        const double m1 = w * v[i], m2 = m1 * v[i];
-        double *r = nz + 3 * f;
-        r[0] += w;
-        r[1] += m1;
-        r[2] += m2;
-        double *rp = nzp + 3 * L * f;
-        for (Py_ssize_t j = 0; j < non; j++) {
-            double *c = rp + 3 * on[j];
-            c[0] += w;
-            c[1] += m1;
-            c[2] += m2;
-        }
-    }
+    stats_core(nzb->buf, nzpb->buf, posb->buf, L, idx, vb->buf, n, on, non, w);
     release(&bs);
     Py_RETURN_NONE;
 }
@@ -532,7 +560,175 @@ static PyObject *linear_proba(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+
+PyDoc_STRVAR(leaf_learn_doc,
+"leaf_learn(W, b, idx, xs, x2, y, pp, pw, last, mode, nb_base, nb_packed, val, sc, mask,\n"
+"           chosen, a, lr, w, G, Gb, ada, on, wg, nz, nzp, pos) -> (error, chosen)\n\n"
+"One learning step of a leaf in one call: the naive Bayes log-odds nb_base + nb_add(nb_packed,\n"
+"idx, val) (no naive Bayes when nb_base is None), leaf_step with them, the label priors\n"
+"pp[on] += wg, and stats_add(nz, nzp, pos, idx, val, on, w) (skipped when nz is None). G, Gb\n"
+"and ada are None for the plain step. See LeafModel.learn.");
+
+static PyObject *leaf_learn(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 27) {
+        PyErr_SetString(PyExc_TypeError, "leaf_learn: expected 27 arguments");
+        return NULL;
+    }
+    double x2 = PyFloat_AsDouble(args[4]), pw = PyFloat_AsDouble(args[7]);
+    double a = PyFloat_AsDouble(args[16]), w = PyFloat_AsDouble(args[18]);
+    double wg = PyFloat_AsDouble(args[23]);
+    long chosen = PyLong_AsLong(args[15]);
+    if (PyErr_Occurred())
+        return NULL;
+    Bufs bs = {.n = 0};
+    Py_buffer *W, *b, *idxb = NULL, *xs, *y, *pp, *last, *mode, *base = NULL, *pk = NULL;
+    Py_buffer *vb = NULL, *sc, *mask, *lr, *Gbuf = NULL, *Gbb = NULL, *adab = NULL, *onb;
+    Py_buffer *nzb = NULL, *nzpb = NULL, *posb = NULL;
+    const int has_nb = args[10] != Py_None, has_st = args[24] != Py_None;
+    if (!(W = take(&bs, args[0], 'd', 1, "W")) || !(b = take(&bs, args[1], 'd', 1, "b")) ||
+        (args[2] != Py_None && !(idxb = take(&bs, args[2], 'q', 0, "idx"))) ||
+        !(xs = take(&bs, args[3], 'd', 0, "xs")) || !(y = take(&bs, args[5], '?', 0, "y")) ||
+        !(pp = take(&bs, args[6], 'd', 1, "pp")) ||
+        !(last = take(&bs, args[8], '?', 0, "last")) ||
+        !(mode = take(&bs, args[9], '?', 0, "mode")) ||
+        (has_nb && (!(base = take(&bs, args[10], 'd', 0, "nb_base")) ||
+                    !(pk = take(&bs, args[11], 'd', 0, "nb_packed")))) ||
+        ((has_nb || has_st) && !(vb = take(&bs, args[12], 'd', 0, "val"))) ||
+        !(sc = take(&bs, args[13], 'd', 1, "sc")) ||
+        !(mask = take(&bs, args[14], '?', 0, "mask")) ||
+        !(lr = take(&bs, args[17], 'd', 0, "lr")) ||
+        (args[19] != Py_None && (!(Gbuf = take(&bs, args[19], 'd', 1, "G")) ||
+                                 !(Gbb = take(&bs, args[20], 'd', 1, "Gb")) ||
+                                 !(adab = take(&bs, args[21], '?', 0, "ada")))) ||
+        !(onb = take(&bs, args[22], 'q', 0, "on")) ||
+        (has_st && (!(nzb = take(&bs, args[24], 'd', 1, "nz")) ||
+                    !(nzpb = take(&bs, args[25], 'd', 1, "nzp")) ||
+                    !(posb = take(&bs, args[26], 'd', 1, "pos"))))) {
+        release(&bs);
+        return NULL;
+    }
+    const Py_ssize_t L = len(y), K = len(lr), KL = K * L, m = LINEAR + K, n = len(xs);
+    const Py_ssize_t cap = KL ? len(W) / KL : 0, non = len(onb);
+    const int64_t *idx = idxb ? (const int64_t *)idxb->buf : NULL;
+    const int64_t *on = onb->buf;
+    int bad = len(b) != KL || (KL && len(W) % KL) || len(pp) != L || len(last) != L ||
+              len(mode) != L || len(sc) != 4 * m || len(mask) != m ||
+              (idxb && len(idxb) != n) || chosen < 0 || chosen >= m ||
+              check_rows(idx, n, cap) < 0 ||
+              (Gbuf && (!KL || (len(Gbb) != K && len(Gbb) != KL) ||
+                        len(Gbuf) != cap * len(Gbb) || len(adab) != K)) ||
+              (vb && len(vb) != n) ||
+              (has_nb && (len(base) != L || len(pk) % (L ? 3 * L : 1) ||
+                          check_rows(idx, n, L ? len(pk) / (3 * L) : 0) < 0)) ||
+              (has_st && ((len(nzb) % 3) || len(nzpb) != (len(nzb) / 3) * L * 3 ||
+                          len(posb) != L || check_rows(idx, n, len(nzb) / 3) < 0));
+    for (Py_ssize_t j = 0; j < non && !bad; j++)
+        bad = on[j] < 0 || on[j] >= L;
+    if (bad) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "leaf_learn: inconsistent array shapes or indices");
+        return NULL;
+    }
+    double stack[4 * 256];
+    double *nb = NULL, *scratch = NULL;
+    if (has_nb) {
+        nb = L <= 256 ? stack : malloc(sizeof(double) * 4 * (size_t)L);
+        if (!nb) {
+            release(&bs);
+            return PyErr_NoMemory();
+        }
+        scratch = nb + L;
+        memcpy(nb, base->buf, sizeof(double) * (size_t)L);
+        nb_core(pk->buf, idx, vb->buf, n, L, nb, scratch);
+    }
+    double err;
+    int bi;
+    int rc = leaf_core(W->buf, b->buf, idx, xs->buf, n, x2, y->buf, pp->buf, pw, last->buf,
+                       mode->buf, nb, sc->buf, mask->buf, (int)chosen, a, lr->buf, K, L, w,
+                       Gbuf ? Gbuf->buf : NULL, Gbuf ? Gbb->buf : NULL, Gbuf ? len(Gbb) : 0,
+                       Gbuf ? adab->buf : NULL, &err, &bi);
+    if (nb && nb != stack)
+        free(nb);
+    if (rc < 0) {
+        release(&bs);
+        return PyErr_NoMemory();
+    }
+    double *ppd = pp->buf;
+    for (Py_ssize_t j = 0; j < non; j++)
+        ppd[on[j]] += wg;
+    if (has_st)
+        stats_core(nzb->buf, nzpb->buf, posb->buf, L, idx, vb->buf, n, on, non, w);
+    release(&bs);
+    return Py_BuildValue("di", err, bi);
+}
+
+PyDoc_STRVAR(row_local_doc,
+"row_local(gidx, gval, gmap, n_known, cap, inv, loc, val, xs) -> (k, unknown, dense, x2)\n\n"
+"A row in a tree's columns without growing: per non-zero i, its local id is gmap[gidx[i]]\n"
+"(gidx[i] itself when gmap is None and gidx[i] < n_known; -1: unknown, dropped); the ids\n"
+"below cap are written to loc[:k] with val[:k] = gval and xs[:k] = gval * inv[loc]\n"
+"(the scaled row). Returns k, the number of unknown ids, whether loc[:k] is 0..k-1, and\n"
+"x2 = sum of xs^2. loc, val and xs hold at least len(gidx) items.");
+
+static PyObject *row_local(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "row_local: expected 9 arguments");
+        return NULL;
+    }
+    Py_ssize_t n_known = PyLong_AsSsize_t(args[3]), cap = PyLong_AsSsize_t(args[4]);
+    if (PyErr_Occurred())
+        return NULL;
+    Bufs bs = {.n = 0};
+    Py_buffer *gi, *gv, *gm = NULL, *invb, *lb, *vb, *xb;
+    if (!(gi = take(&bs, args[0], 'q', 0, "gidx")) || !(gv = take(&bs, args[1], 'd', 0, "gval")) ||
+        (args[2] != Py_None && !(gm = take(&bs, args[2], 'q', 0, "gmap"))) ||
+        !(invb = take(&bs, args[5], 'd', 0, "inv")) || !(lb = take(&bs, args[6], 'q', 1, "loc")) ||
+        !(vb = take(&bs, args[7], 'd', 1, "val")) || !(xb = take(&bs, args[8], 'd', 1, "xs"))) {
+        release(&bs);
+        return NULL;
+    }
+    const Py_ssize_t n = len(gi), nm = gm ? len(gm) : 0, ninv = len(invb);
+    if (len(gv) != n || len(lb) < n || len(vb) < n || len(xb) < n || cap > ninv) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "row_local: inconsistent array shapes");
+        return NULL;
+    }
+    const int64_t *g = gi->buf, *map = gm ? (const int64_t *)gm->buf : NULL;
+    const double *v = gv->buf, *inv = invb->buf;
+    int64_t *loc = lb->buf;
+    double *val = vb->buf, *xs = xb->buf, x2 = 0.0;
+    Py_ssize_t k = 0, unknown = 0;
+    int dense = 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const int64_t gid = g[i];
+        int64_t l;
+        if (map)
+            l = gid >= 0 && gid < nm ? map[gid] : -1;
+        else
+            l = gid >= 0 && gid < n_known ? gid : -1;
+        if (l < 0) {
+            unknown++;
+            continue;
+        }
+        if (l >= cap)
+            continue;
+        loc[k] = l;
+        val[k] = v[i];
+        const double x = v[i] * inv[l];
+        xs[k] = x;
+        x2 += x * x;
+        dense &= l == k;
+        k++;
+    }
+    release(&bs);
+    return Py_BuildValue("nnOd", k, unknown, dense && k ? Py_True : Py_False, x2);
+}
+
 static PyMethodDef methods[] = {
+    {"leaf_learn", (PyCFunction)(void (*)(void))leaf_learn, METH_FASTCALL, leaf_learn_doc},
+    {"row_local", (PyCFunction)(void (*)(void))row_local, METH_FASTCALL, row_local_doc},
     {"linear_proba", linear_proba, METH_VARARGS, linear_proba_doc},
     {"leaf_step", leaf_step, METH_VARARGS, leaf_step_doc},
     {"nb_add", nb_add, METH_VARARGS, nb_add_doc},

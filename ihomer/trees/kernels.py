@@ -10,7 +10,11 @@
   (:meth:`ihomer.trees.observers.LeafStats.update`);
 * :func:`nb_fit`: the naive Bayes coefficients of some features
   (:meth:`ihomer.trees.observers.LeafStats._nb_chunks`), O(features x labels) with two
-  logarithms per cell: numpy spends about 30 temporaries on it.
+  logarithms per cell: numpy spends about 30 temporaries on it;
+* :func:`leaf_learn`: a leaf's whole learning step in one call (the naive Bayes log-odds,
+  :func:`leaf_step`, the label priors and :func:`stats_add`);
+* :func:`row_local`: a row in a tree's columns, scaled, for prediction
+  (:meth:`ihomer.trees.tree.MultiLabelHoeffdingTree.predict_proba`).
 
 Each is a few thousand floating-point operations, which numpy spends about 25 calls on; the C
 extension ``ihomer.trees._kernels`` (built by ``pip install``, optional) does the same arithmetic
@@ -35,7 +39,17 @@ import os
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["leaf_step", "nb_add", "linear_proba", "stats_add", "nb_fit", "set_backend", "backend"]
+__all__ = [
+    "leaf_step",
+    "leaf_learn",
+    "nb_add",
+    "linear_proba",
+    "stats_add",
+    "nb_fit",
+    "row_local",
+    "set_backend",
+    "backend",
+]
 
 #: candidate indices of an adaptive leaf (also in _kernels.c): the last K are the linear models
 PRIOR, LAST, MODE, NB, LINEAR = range(5)
@@ -283,19 +297,107 @@ nb_fit = nb_fit_numpy
 linear_proba = linear_proba_numpy
 
 
+def leaf_learn_numpy(
+    W: np.ndarray,
+    b: np.ndarray,
+    idx: np.ndarray | None,
+    xs: np.ndarray,
+    x2: float,
+    y: np.ndarray,
+    pp: np.ndarray,
+    pw: float,
+    last: np.ndarray,
+    mode: np.ndarray,
+    nb_base: np.ndarray | None,
+    nb_packed: np.ndarray | None,
+    val: np.ndarray | None,
+    sc: np.ndarray,
+    mask: np.ndarray,
+    chosen: int,
+    a: float,
+    lr: np.ndarray,
+    w: float,
+    G: np.ndarray | None,
+    Gb: np.ndarray | None,
+    ada: np.ndarray | None,
+    on: np.ndarray,
+    wg: float,
+    nz: np.ndarray | None,
+    nzp: np.ndarray | None,
+    pos: np.ndarray | None,
+) -> tuple[float, int]:
+    """Reference implementation of ``leaf_learn``: one leaf's learning step. The naive Bayes
+    log-odds are ``nb_base`` plus :func:`nb_add_numpy` of the row's raw values ``val`` (no
+    naive Bayes when ``nb_base`` is None); then :func:`leaf_step_numpy` with them; the label
+    priors ``pp[on] += wg``; and, unless ``nz`` is None, :func:`stats_add_numpy` of the row
+    (``nz``, ``nzp``, ``pos``: the leaf's split statistics)."""
+    nb = None
+    if nb_base is not None:
+        nb = nb_base.copy()
+        if xs.size:
+            nb_add_numpy(nb_packed, idx, val, nb)
+    err, chosen = leaf_step_numpy(
+        W, b, idx, xs, x2, y, pp, pw, last, mode, nb, sc, mask, chosen, a, lr, w, G, Gb, ada
+    )
+    if on.size:
+        pp[on] += wg
+    if nz is not None:
+        stats_add_numpy(nz, nzp, pos, idx, val, on, w)
+    return err, chosen
+
+
+def row_local_numpy(
+    gidx: np.ndarray,
+    gval: np.ndarray,
+    gmap: np.ndarray | None,
+    n_known: int,
+    cap: int,
+    inv: np.ndarray,
+    loc: np.ndarray,
+    val: np.ndarray,
+    xs: np.ndarray,
+) -> tuple[int, int, bool, float]:
+    """Reference implementation of ``row_local``: the local id of each non-zero is
+    ``gmap[gidx[i]]`` (``gidx[i]`` when ``gmap`` is None and ``gidx[i] < n_known``; -1 is
+    unknown); the ids below ``cap`` go to ``loc[:k]``, their values to ``val[:k]`` and the
+    scaled values ``val * inv[loc]`` to ``xs[:k]``. Returns ``k``, the number of unknown ids,
+    whether ``loc[:k]`` is ``0..k-1`` (k > 0) and the squared norm of ``xs[:k]``."""
+    gidx = np.asarray(gidx, dtype=np.int64)
+    if gmap is None:
+        local = np.where((gidx >= 0) & (gidx < n_known), gidx, -1)
+    else:
+        inside = (gidx >= 0) & (gidx < gmap.size)
+        local = np.full(gidx.size, -1, dtype=np.int64)
+        local[inside] = gmap[gidx[inside]]
+    unknown = int(np.count_nonzero(local < 0))
+    keep = (local >= 0) & (local < cap)
+    k = int(np.count_nonzero(keep))
+    loc[:k] = local[keep]
+    val[:k] = gval[keep]
+    np.multiply(val[:k], inv[loc[:k]], out=xs[:k])
+    dense = k > 0 and bool(np.array_equal(loc[:k], np.arange(k)))
+    return k, unknown, dense, float(np.sum(xs[:k] * xs[:k]))
+
+
+leaf_learn = leaf_learn_numpy
+row_local = row_local_numpy
+
+
 def set_backend(name: str) -> None:
     """Use ``"compiled"`` (raises ``ValueError`` when the extension is not built) or ``"numpy"``."""
-    global leaf_step, nb_add, stats_add, nb_fit, linear_proba
+    global leaf_step, nb_add, stats_add, nb_fit, linear_proba, leaf_learn, row_local
     if name == "compiled":
         if _kernels is None:
             raise ValueError("the compiled kernels (ihomer.trees._kernels) are not built")
         leaf_step, nb_add = _kernels.leaf_step, _kernels.nb_add
         stats_add, nb_fit = _kernels.stats_add, _kernels.nb_fit
         linear_proba = _kernels.linear_proba
+        leaf_learn, row_local = _kernels.leaf_learn, _kernels.row_local
     elif name == "numpy":
         leaf_step, nb_add = leaf_step_numpy, nb_add_numpy
         stats_add, nb_fit = stats_add_numpy, nb_fit_numpy
         linear_proba = linear_proba_numpy
+        leaf_learn, row_local = leaf_learn_numpy, row_local_numpy
     else:
         raise ValueError(f"backend must be 'compiled' or 'numpy', got {name!r}")
 

@@ -23,12 +23,15 @@ decision threshold. This module owns no tree structure and no split statistics.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from ihomer.trees import kernels
 from ihomer.trees.arrays import grow_rows
 from ihomer.trees.kernels import LAST, LINEAR, NB, PRIOR  # candidate indices, one definition
+
+_NO_MISSING = np.empty(0, dtype=np.int64)
 
 __all__ = ["LeafModel", "FeatureScaler", "CANDIDATES", "LeafConfig"]
 
@@ -414,34 +417,57 @@ class LeafModel:
         key: bytes,
         w: float,
         cfg: LeafConfig,
-        nb_logit: np.ndarray | None = None,
+        nb_logit: np.ndarray | tuple[np.ndarray, np.ndarray] | None = None,
         rows: slice | None = None,
+        val: np.ndarray | None = None,
+        stats: Any = None,
     ) -> float:
         """Score the candidates on (x, y), update them, and return the error (1 - Jaccard) of
         what the leaf predicted before this update. ``y`` is never modified (it is kept);
-        ``on`` = ``y.nonzero()[0]``; ``key`` = ``on.tobytes()``; ``x2`` = squared norm of ``xs``.
-        ``rows``, when given, is ``slice(0, idx.size)`` and says that ``idx`` is
+        ``on`` = ``y.nonzero()[0]`` (int64); ``key`` = ``on.tobytes()``; ``x2`` = squared norm
+        of ``xs``. ``rows``, when given, is ``slice(0, idx.size)`` and says that ``idx`` is
         ``arange(idx.size)`` (dense rows: the weights are read and updated in place).
 
-        Scoring, selection and the linear models' normalised SGD step on the log-loss (non-zero
-        inputs only) are one :func:`ihomer.trees.kernels.leaf_step`; the label priors and label
-        sets are updated here."""
+        ``nb_logit`` is the naive Bayes log-odds of the row, or the parameters ``(base, packed)``
+        of :meth:`~ihomer.trees.observers.LeafStats.nb_params` to compute them from the row's
+        raw values ``val``; ``stats`` (a :class:`~ihomer.trees.observers.LeafStats`, optional)
+        also gets the row added (its non-zeros; missing values are the caller's).
+
+        Scoring, selection, the linear models' normalised SGD step on the log-loss (non-zero
+        inputs only), the label priors and the statistics are one
+        :func:`ihomer.trees.kernels.leaf_learn` call; the label sets are updated here."""
         if self.lr is None:  # (a leaf pickled before leaves kept their own step sizes)
             self.lr = cfg.lr
-        err, self.chosen = kernels.leaf_step(
-            self.W, self.b, None if rows is not None else idx, xs, x2, y, self.pp, self.pw,
-            self.last, self.mode_vec, nb_logit, self.sc, self.mask, self.chosen,
-            cfg.select_fading, self.lr, w, self.G, self.Gb, self.ada,
-        )  # fmt: skip
+        wg = w * self.pg
+        if nb_logit is None or isinstance(nb_logit, tuple):
+            base, packed = (None, None) if nb_logit is None else nb_logit
+            st = stats
+            err, self.chosen = kernels.leaf_learn(
+                self.W, self.b, None if rows is not None else idx, xs, x2, y, self.pp, self.pw,
+                self.last, self.mode_vec, base, packed, val, self.sc, self.mask, self.chosen,
+                cfg.select_fading, self.lr, w, self.G, self.Gb, self.ada, on, wg,
+                None if st is None else st.nz, None if st is None else st.nzp,
+                None if st is None else st.pos,
+            )  # fmt: skip
+            if st is not None:
+                st.w += w
+        else:  # precomputed log-odds
+            err, self.chosen = kernels.leaf_step(
+                self.W, self.b, None if rows is not None else idx, xs, x2, y, self.pp, self.pw,
+                self.last, self.mode_vec, nb_logit, self.sc, self.mask, self.chosen,
+                cfg.select_fading, self.lr, w, self.G, self.Gb, self.ada,
+            )  # fmt: skip
+            if on.size:
+                self.pp[on] += wg
+            if stats is not None:
+                stats.add(idx, val, _NO_MISSING, on, w, rows is not None)
         self.seen += w
         if self.seen >= self.judge_at:
             self.judge_at = self.seen + self.JUDGE_EVERY
             self._judge(cfg.select_fading)
 
-        # prior (faded by a growing weight instead of decaying every count)
-        wg = w * self.pg
-        if on.size:
-            self.pp[on] += wg
+        # prior (faded by a growing weight instead of decaying every count): pp[on] += wg
+        # was done with the step
         self.pw += wg
         self.pg /= cfg.prior_fading
         if self.pg > 1e100:

@@ -406,17 +406,23 @@ class LeafStats:
         ``NB_REFRESH`` weight (or more, see ``NB_REFRESH_FRACTION``), so a call costs
         O(nnz * labels). ``rows`` (optional) is ``slice(0, idx.size)`` when ``idx`` is
         ``arange(idx.size)``."""
+        base, packed = self.nb_params()
+        out = base.copy()
+        if idx.size:  # per feature: c0 + c1 x + c2 x^2, summed over the row's non-zeros
+            kernels.nb_add(packed, None if rows is not None else idx, val, out)
+        return out
+
+    def nb_params(self) -> tuple[np.ndarray, np.ndarray]:
+        """The naive Bayes parameters ``(base, packed)`` of :meth:`nb_logit`, refreshed first
+        when due: the log-odds of a row are ``base`` plus, per non-zero, ``c0 + c1 x + c2 x^2``
+        from the feature's row of ``packed`` = [c0 | c1 | c2] (see :func:`kernels.nb_add`)."""
         if self.nb is None or self.w + len(self.buf) - self.nb_w >= max(
             self.NB_REFRESH,
             self.NB_REFRESH_FRACTION * self.nb_w,
             self.nzp.shape[0] * self.nzp.shape[1] / self.NB_CELLS_PER_INSTANCE,
         ):
             self._fit_nb()
-        base, packed = self.nb
-        out = base.copy()
-        if idx.size:  # per feature: c0 + c1 x + c2 x^2, summed over the row's non-zeros
-            kernels.nb_add(packed, None if rows is not None else idx, val, out)
-        return out
+        return self.nb
 
     def _fit_nb(self, alpha: float = 1.0, k: float = 1.0) -> None:
         """Refit the naive Bayes parameters: in full when the leaf's weight has doubled since

@@ -19,6 +19,7 @@ from scipy.special import expit
 
 from ihomer.features import SparseRow
 from ihomer.learner import ClusterLearner
+from ihomer.trees import kernels
 from ihomer.trees.criterion import hoeffding_bound, label_set_range
 from ihomer.trees.drift import DISCARD, SWAP, error_increased, swap_decision
 from ihomer.trees.leaf_models import (
@@ -306,24 +307,26 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             raise ValueError(
                 f"learn: y has shape {y.shape}, expected ({self._L},) (call add_labels first)"
             )
-        gidx, gval, gmissing = _normalise(row)
         cached, self._last_loc = self._last_loc, None
-        if cached is not None and cached[0] is gidx and cached[1] is gmissing:
-            idx, val, missing = cached[2]  # predict_proba localised this row: all known
+        if cached is not None and cached[0] is row.idx and cached[1] is row.missing:
+            # predict_proba localised and scaled this row: every feature known, no growth
+            gidx, gval, gmissing = row
+            idx, val, missing, xs, x2, rows, _ = cached[2]
         else:
+            gidx, gval, gmissing = _normalise(row)
             idx, val, missing = self._localise(gidx, gval, gmissing, grow=True)
-        rows = _dense_rows(idx)
-        self._ensure_cap(self._gof.size)  # local ids are < the number of features seen
+            rows = _dense_rows(idx)
+            self._ensure_cap(self._gof.size)  # local ids are < the number of features seen
+            xs = self._scaler.transform(idx, val, rows)
+            x2 = float(xs @ xs)
         w = float(w)
-        scaler = self._scaler
-        xs = scaler.transform(idx, val, rows)
-        scaler.learn(idx, val, rows is not None)
+        self._scaler.learn(idx, val, rows is not None)
         self._nnz += idx.size
         self._n += 1
         on = y.nonzero()[0]
         # batched statistics pay off on dense inputs (density >= 1/4)
         batch = 4 * self._nnz >= self._n * self._nf
-        ctx = _Ctx(idx, val, missing, xs, float(xs @ xs), y, on, w, on.tobytes(), batch, rows)
+        ctx = _Ctx(idx, val, missing, xs, x2, y, on, w, on.tobytes(), batch, rows)
         ctx.gidx, ctx.gval, ctx.gmissing = gidx, gval, gmissing
         self._learn_subtree(self._root, None, "root", ctx, False)
 
@@ -473,18 +476,11 @@ class MultiLabelHoeffdingTree(ClusterLearner):
     def predict_proba(self, row: SparseRow) -> np.ndarray:
         if self._root is None:
             return np.zeros(self._L)
-        gidx, gval, gmissing = _normalise(row)
-        idx, val, missing = self._localise(gidx, gval, gmissing, grow=False)
-        if idx.size == gidx.size and missing.size == gmissing.size:
-            self._last_loc = (gidx, gmissing, (idx, val, missing))  # learn_one may reuse it
-        rows = _dense_rows(idx)
-        if rows is not None:
-            cap = self._cap
-            if idx.size > cap:  # arange(n): the columns below cap are the first cap ones
-                idx, val, rows = idx[:cap], val[:cap], slice(0, cap)
-        elif idx.size and int(idx.max()) >= self._cap:
-            keep = idx < self._cap
-            idx, val = idx[keep], val[keep]
+        loc = self._locate(row)
+        idx, val, missing, xs, _, rows, complete = loc
+        if complete:
+            self._last_loc = (row.idx, row.missing, loc)  # learn may reuse it
+        gidx, gval, gmissing = row
         node = self._root
         if node.__class__ is Split:
             lookup = dict(zip(gidx.tolist(), gval.tolist()))
@@ -494,10 +490,47 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         model = node.model
         c = model.chosen
         if c >= LINEAR:
-            return model.predict_proba(idx, self._scaler.transform(idx, val, rows), rows)
+            return model.predict_proba(idx, xs, rows)
         if c == NB and node.stats is not None:
             return expit(node.stats.nb_logit(idx, val, rows))
         return model.predict_proba(idx, val)
+
+    def _locate(self, row: SparseRow) -> tuple:
+        """The row in this tree's columns for prediction, without growing: ``(idx, val,
+        missing, xs, x2, rows, complete)`` with unseen features (and ids beyond the arrays)
+        dropped, ``xs`` the scaled values, ``x2`` their squared norm, ``rows`` as
+        :func:`_dense_rows`, ``complete``: nothing was dropped (learning may reuse it). One
+        :func:`ihomer.trees.kernels.row_local` call for rows without missing values."""
+        gidx, gval, gmissing = row
+        if not gmissing.size:
+            n = gidx.size
+            loc, val, xs = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n)
+            try:
+                k, _, dense, _ = kernels.row_local(
+                    gidx, gval, self._gmap, self._gof.size, self._cap, self._scaler.inv,
+                    loc, val, xs,
+                )  # fmt: skip
+            except (TypeError, ValueError, BufferError):
+                pass  # not int64 / float64 contiguous: the general path below
+            else:
+                if k < n:
+                    loc, val, xs = loc[:k], val[:k], xs[:k]
+                # (x2 as the general path computes it, so both give the same bits)
+                rows = slice(0, k) if dense else None
+                return loc, val, gmissing, xs, float(xs @ xs), rows, k == n
+        gidx, gval, gmissing = _normalise(row)
+        idx, val, missing = self._localise(gidx, gval, gmissing, grow=False)
+        complete = idx.size == gidx.size and missing.size == gmissing.size
+        rows = _dense_rows(idx)
+        cap = self._cap
+        if rows is not None:
+            if idx.size > cap:  # arange(n): the columns below cap are the first cap ones
+                idx, val, rows, complete = idx[:cap], val[:cap], slice(0, cap), False
+        elif idx.size and int(idx.max()) >= cap:
+            keep = idx < cap
+            idx, val, complete = idx[keep], val[keep], False
+        xs = self._scaler.transform(idx, val, rows)
+        return idx, val, missing, xs, float(xs @ xs), rows, complete
 
     def drain_events(self) -> list[tuple[str, dict[str, Any]]]:
         out, self._events = self._events, []
@@ -575,21 +608,22 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         model = leaf.model
         rows = ctx.rows
         if stats is not None and model.mask[NB]:
-            nb = stats.nb_logit(ctx.idx, ctx.val, rows)
+            nb = stats.nb_params()  # the log-odds are computed with the step
         else:
             nb = None
             if stats is not None and stats.nb is not None:  # the leaf dropped naive Bayes
                 stats.nb = stats.nb_terms = stats.nb_nzw = None
+        # the statistics get the row with the step, unless batched (dense inputs)
+        direct = None if stats is None or ctx.batch else stats
         err = model.learn(
-            ctx.idx, ctx.xs, ctx.x2, ctx.y, ctx.on, ctx.key, ctx.w, self._cfg, nb, rows
-        )
+            ctx.idx, ctx.xs, ctx.x2, ctx.y, ctx.on, ctx.key, ctx.w, self._cfg, nb, rows,
+            ctx.val, direct,
+        )  # fmt: skip
         if stats is not None:
             if ctx.batch:
                 stats.push(ctx.idx, ctx.val, ctx.y, ctx.w, rows is not None)
-                if ctx.missing.size:
-                    stats.add_missing(ctx.missing, ctx.on, ctx.w)
-            else:
-                stats.add(ctx.idx, ctx.val, ctx.missing, ctx.on, ctx.w, rows is not None)
+            if ctx.missing.size:
+                stats.add_missing(ctx.missing, ctx.on, ctx.w)
             if len(leaf.keys) < _MAX_KEYS:
                 leaf.keys.add(ctx.key)
             leaf.since += ctx.w

@@ -174,6 +174,103 @@ def test_compiled_kernels_reject_bad_buffers_instead_of_reading_out_of_bounds():
         kernels._kernels.nb_fit(nz, nzp, pos, 1.0, np.array([7]), 1.0, 1.0, coef, terms)
 
 
+@compiled
+@pytest.mark.parametrize(
+    "dense,with_nb,with_stats", list(itertools.product([True, False], repeat=3))
+)
+def test_leaf_learn_matches_the_numpy_reference(dense, with_nb, with_stats):
+    rng = np.random.default_rng(13)
+    for _ in range(150):
+        L = int(rng.integers(1, 12))
+        case = _case(rng, dense, False, L=L)
+        F, n = case["W"].shape[0], case["xs"].size
+        extra = dict(
+            nb_base=rng.normal(size=L) if with_nb else None,
+            nb_packed=rng.normal(size=(F, 3 * L)) if with_nb else None,
+            val=rng.normal(size=n),
+        )
+        on = np.flatnonzero(case["y"]).astype(np.int64)
+        st = (rng.random((F, 3)), rng.random((F, L, 3)), rng.random(L)) if with_stats else None
+        outs = []
+        for fn in (kernels.leaf_learn_numpy, kernels._kernels.leaf_learn):
+            c = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in case.items()}
+            s = [x.copy() for x in st] if st is not None else [None, None, None]
+            err, chosen = fn(
+                c["W"], c["b"], c["idx"], c["xs"], c["x2"], c["y"], c["pp"], c["pw"], c["last"],
+                c["mode"], extra["nb_base"], extra["nb_packed"], extra["val"], c["sc"], c["mask"],
+                c["chosen"], c["a"], c["lr"], c["w"], None, None, None, on, 0.7, *s,
+            )  # fmt: skip
+            outs.append((err, chosen, c["W"], c["b"], c["sc"], c["pp"], s))
+        (e1, c1, *a1, s1), (e2, c2, *a2, s2) = outs
+        assert c1 == c2
+        assert e1 == pytest.approx(e2, abs=1e-12)
+        for x, y in zip(a1, a2):
+            np.testing.assert_allclose(y, x, rtol=1e-12, atol=1e-12)
+        if with_stats:
+            for x, y in zip(s1, s2):
+                np.testing.assert_allclose(y, x, rtol=1e-12, atol=1e-12)
+        # it is leaf_step with the naive Bayes log-odds, then the priors
+        c = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in case.items()}
+        if with_nb:
+            c["nb"] = extra["nb_base"].copy()
+            if n:
+                kernels.nb_add_numpy(extra["nb_packed"], c["idx"], extra["val"], c["nb"])
+        e3, c3, *_ = _run(kernels.leaf_step_numpy, c)
+        assert (e3, c3) == pytest.approx((e1, c1), abs=1e-12)
+
+
+@compiled
+def test_row_local_matches_the_numpy_reference():
+    rng = np.random.default_rng(17)
+    for _ in range(300):
+        n_known, cap = int(rng.integers(0, 40)), int(rng.integers(1, 40))
+        gmap = None
+        if rng.random() < 0.5:
+            gmap = rng.permutation(60).astype(np.int64)
+            gmap[rng.random(60) < 0.3] = -1
+        n = int(rng.integers(0, 30))
+        gidx = rng.choice(70, n, replace=False).astype(np.int64)
+        if rng.random() < 0.3:
+            gidx = np.arange(n, dtype=np.int64)
+        gval = rng.normal(size=n)
+        inv = rng.random(max(cap, 1) + 5)
+        outs = []
+        for fn in (kernels.row_local_numpy, kernels._kernels.row_local):
+            loc, val, xs = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n)
+            k, unknown, dense, x2 = fn(gidx, gval, gmap, n_known, cap, inv, loc, val, xs)
+            outs.append((k, unknown, dense, x2, loc[:k], val[:k], xs[:k]))
+        (k1, u1, d1, q1, *r1), (k2, u2, d2, q2, *r2) = outs
+        assert (k1, u1, d1) == (k2, u2, d2)
+        assert q2 == pytest.approx(q1, rel=1e-12, abs=1e-12)
+        for x, y in zip(r1, r2):
+            np.testing.assert_allclose(y, x, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="row_local"):  # outputs shorter than the row
+        short = (np.empty(2, dtype=np.int64), np.empty(2), np.empty(2))
+        kernels._kernels.row_local(np.arange(3), np.ones(3), None, 3, 3, np.ones(3), *short)
+
+
+@compiled
+def test_leaf_learn_rejects_bad_buffers_instead_of_reading_out_of_bounds():
+    rng = np.random.default_rng(1)
+    case = _case(rng, dense=False, with_nb=False, L=3)
+    F, n = case["W"].shape[0], case["xs"].size
+    c = dict(case)
+    args = [c["W"], c["b"], c["idx"], c["xs"], c["x2"], c["y"], c["pp"], c["pw"], c["last"],
+            c["mode"], np.zeros(3), np.zeros((F - 5, 9)), np.ones(n), c["sc"], c["mask"],
+            c["chosen"], c["a"], c["lr"], c["w"], None, None, None, np.array([0], dtype=np.int64),
+            1.0, None, None, None]  # fmt: skip
+    args[2] = np.array([F - 1], dtype=np.int64)  # a row the naive Bayes table lacks
+    args[3], args[12] = np.ones(1), np.ones(1)
+    with pytest.raises(ValueError, match="leaf_learn"):
+        kernels._kernels.leaf_learn(*args)
+    args[10] = args[11] = None
+    args[22] = np.array([3], dtype=np.int64)  # label 3 of 3
+    with pytest.raises(ValueError, match="leaf_learn"):
+        kernels._kernels.leaf_learn(*args)
+    with pytest.raises(TypeError, match="27 arguments"):
+        kernels._kernels.leaf_learn(*args[:-1])
+
+
 def test_set_backend_rejects_unknown_names(backend):
     with pytest.raises(ValueError, match="backend must be"):
         backend("fortran")
