@@ -10,8 +10,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# Core install: river, numpy, scipy, tqdm only (and the optional C kernels, built by setup.py).
-BUILD := setup.cfg setup.py pyproject.toml ihomer/trees/_kernels.c ihomer/_encode.c
+# Core install: river, numpy, scipy, tqdm only (and the optional compiled parts, built by
+# setup.py: the C kernels, and the Cython twins of the hot modules listed in COMPILED_MODULES).
+COMPILED := ihomer/model.py ihomer/lifecycle.py ihomer/features.py ihomer/drift.py \
+            ihomer/trees/tree.py ihomer/trees/leaf_models.py ihomer/trees/observers.py \
+            ihomer/trees/nodes.py
+BUILD := setup.cfg setup.py pyproject.toml ihomer/trees/_kernels.c ihomer/_encode.c $(COMPILED)
 
 $(VENV)/.core: $(BUILD) | $(BIN)/python
 	$(BIN)/pip install -q -e .
@@ -43,4 +47,5 @@ bench-quick: $(VENV)/.test
 	$(BIN)/ihomer bench --quick
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache ihomer/trees/_kernels*.so ihomer/_encode*.so
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache ihomer/trees/_kernels*.so ihomer/_encode*.so \
+	  ihomer/*.cython.*.so ihomer/trees/*.cython.*.so ihomer/compiled.json

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from ihomer import compiled as _compiled  # noqa: E402 (before any hot module is imported)
+
+_compiled.install()
+
 __all__ = ["IHOMER", "__version__", "save", "load", "hierarchy", "cluster_trees"]
 
 _LAZY = {
