@@ -10,9 +10,9 @@ edit, a checkout) is imported from its source, so a stale build never runs. Set
 ``IHOMER_NO_COMPILED=1`` before the import to use the sources (and the numpy kernels) only.
 
 The twins run the same code with less interpreter work per call: about 15% less CPU per
-prequential step on tmc2007-500, 20ng and Yeast (see the commit that added them). Tracebacks keep the source
-line numbers; profilers that sample Python frames (py-spy) see less inside them, so profile
-with ``IHOMER_NO_COMPILED=1``.
+prequential step on tmc2007-500, 20ng and Yeast (see the commit that added them).
+Tracebacks keep the source line numbers; profilers that sample Python frames (py-spy) see
+less inside them, so profile with ``IHOMER_NO_COMPILED=1``.
 
 Examples
 --------
