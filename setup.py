@@ -116,7 +116,7 @@ setup(
         Extension(
             "ihomer.trees._kernels",
             ["ihomer/trees/_kernels.c"],
-            extra_compile_args=["-O2", "-ffp-contract=off"],
+            extra_compile_args=["-O3", "-ffp-contract=off"],
             optional=True,
         ),
         Extension(

@@ -329,6 +329,7 @@ class IHOMER(base.MultiLabelClassifier):
         self._n_empty = 0
         self._set_counts: collections.Counter = collections.Counter()
         self._top_sets: np.ndarray | None = None
+        self._top_sets_f: np.ndarray | None = None
         self._top_sets_at = -1
         self._pending = None
         self._router = Router() if self.routing else None
@@ -360,6 +361,8 @@ class IHOMER(base.MultiLabelClassifier):
                 self._whole = None
             if "_all_false" not in state:
                 self._all_false = {}
+            if "_top_sets_f" not in state:  # (saved before the float copy: rebuilt when asked)
+                self._top_sets, self._top_sets_f = None, None
 
     @property
     def _ready(self) -> bool:
@@ -670,14 +673,16 @@ class IHOMER(base.MultiLabelClassifier):
             for i, s in enumerate(top):
                 M[i, list(s)] = True
             self._top_sets, self._top_sets_at = M, self._n
+            self._top_sets_f = M.astype(np.float64)  # (a bool matrix is cast at every product)
         M = self._top_sets
         if len(M) == 0:
             on = np.zeros(L, dtype=bool)
             on[int(np.argmax(P))] = True
             return on
-        Pc = np.clip(P, _EPS, 1.0 - _EPS)
-        lp, lq = np.log(Pc), np.log1p(-Pc)
-        return M[int(np.argmax(M @ (lp - lq)))].copy()  # log-likelihood less a constant
+        Pc = np.minimum(np.maximum(P, _EPS), 1.0 - _EPS)  # (np.clip: 4 times the overhead)
+        z = np.log(Pc)
+        z -= np.log1p(-Pc)
+        return M[int((self._top_sets_f @ z).argmax())].copy()  # log-likelihood less a constant
 
     # -------------------------------------------------------- mini-batch API
     def learn_many(self, X, Y) -> None:
