@@ -205,10 +205,15 @@ def test_tree_split_merge_and_paths():
 def test_separable_groups_split_where_the_odac_test_does_not():
     # {a..e} and {f,g} never meet: 11 near pairs, 10 far pairs, so d1 + d0 - 2 d̄ = 1/21 and the
     # ODAC product (0.048) stays below eps(200) = 0.076; the two sides never co-occur: split.
-    space = LabelSpace(n_min=200, fading=1.0, min_size=1)
+    # (the components rule, tried first by default, would split them the same way: turned off)
+    space = LabelSpace(n_min=200, fading=1.0, min_size=1, components_from=10**9)
     events = feed(space, [["a", "b", "c", "d", "e"], ["f", "g"]], 200)
     detail = dict(events)["cluster_split"]
     m = Diameters(detail["d1"], detail["d2"], detail["d0"], detail["dbar"], (0, 5), 21)
     assert not split_condition(m, detail["eps"], 0.1)
     assert detail["rule"] == "separable"
     assert sorted(space.leaves) == [("a", "b", "c", "d", "e"), ("f", "g")]
+    default = LabelSpace(n_min=200, fading=1.0, min_size=1)
+    assert dict(feed(default, [["a", "b", "c", "d", "e"], ["f", "g"]], 200))["cluster_split"][
+        "rule"] == "components"
+    assert sorted(default.leaves) == sorted(space.leaves)

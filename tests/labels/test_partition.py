@@ -9,7 +9,12 @@ from ihomer.labels.partition import check_partition, refine_partition
 
 
 def rows_of(D: np.ndarray):
-    return lambda idx: D[np.asarray(idx)]
+    """The ``similarities`` callable of a dense distance matrix: its pairs ``a < b`` with
+    similarity ``1 - D`` (pairs at distance 1 left out, as the sparse counts leave them)."""
+    a, b = np.triu_indices(D.shape[0], 1)
+    sim = 1.0 - D[a, b]
+    keep = sim > 0
+    return lambda: (a[keep], b[keep], sim[keep])
 
 
 def block_distances(blocks: list[list[int]], n: int, near: float = 0.1, far: float = 0.95):
