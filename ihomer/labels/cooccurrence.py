@@ -234,6 +234,11 @@ class CooccurrenceStats:
         self._wid = np.full(8, -1, dtype=np.intp)  # label -> serial of the window holding it
         self._pos = np.full(8, -1, dtype=np.intp)  # label -> its position in that window
 
+    def __setstate__(self, state: dict) -> None:
+        if "_m" in state:  # a pickle of the dense version: convert its counts
+            state = _from_dense_state(state)
+        self.__dict__.update(state)
+
     # -- labels and updates -------------------------------------------------------------------
     @property
     def n_labels(self) -> int:
@@ -459,3 +464,37 @@ def _dense(
     block[i, j] = n11[sel]
     block[j, i] = n11[sel]
     return block
+
+
+def _from_dense_state(old: dict) -> dict:
+    """The state of a :class:`CooccurrenceStats` pickled by the dense version (an ``L × L``
+    matrix ``_m`` and windows ``[gids, snapshot, n0]``), converted. A window's ``n_active`` is
+    not known there: it is taken as its ``n`` (the dense version's bound)."""
+    fresh = CooccurrenceStats(old["fading"])
+    L = int(old["_n_labels"])
+    m = np.asarray(old["_m"])[:L, :L]
+    for _ in range(L):
+        fresh.add_label()
+    fresh._n1[:L] = np.diagonal(m)
+    fresh._w, fresh._n = float(old["_w"]), float(old["_n"])
+
+    def fill(pairs: PairCounts, block: np.ndarray, gids: np.ndarray) -> None:
+        iu, ju = np.triu_indices(block.shape[0], 1)
+        v = block[iu, ju]
+        keep = v > 0.0
+        for x, y, w in zip(gids[iu[keep]], gids[ju[keep]], v[keep], strict=True):
+            a, b = (x, y) if x < y else (y, x)
+            pairs.add(np.array([a << 32 | b], dtype=np.int64), float(w))
+        pairs.flush()
+
+    fill(fresh._pairs, m, np.arange(L, dtype=np.int64))
+    for key, (gids, snap, n0) in old["_windows"].items():
+        gids = np.asarray(gids, dtype=np.intp)
+        fresh.open_window(key, gids)
+        win = fresh._windows[key]
+        block = m[np.ix_(gids, gids)] - snap
+        win.n0 = float(n0)
+        win.n1[: gids.size] = np.diagonal(block)
+        win.n_active = fresh._n - win.n0
+        fill(win.pairs, block, gids.astype(np.int64))
+    return fresh.__dict__

@@ -66,7 +66,17 @@ class LabelSpace:
         Clusters at this depth of the hierarchy (root: 0) do not split.
     min_floor
         With ``min_size=None``, the minimum cluster size is ``max(mode of |Y|, min_floor)``;
-        ``1`` is the spec's rule (the mode alone).
+        ``1`` is the spec's rule (the mode alone). With ``min_floor > 1``, a cluster of at least
+        ``min_floor`` labels with no co-occurrence at all with any other cluster is not merged
+        (only the tree could place it; see :func:`~ihomer.labels.partition.refine_partition`).
+    components_from
+        Clusters of at least this many labels try the components split first (see Notes);
+        ``10**9`` turns it off.
+    evidence
+        What ``n`` the Hoeffding bound of the dense ODAC tests counts: ``"active"`` (default) the
+        instances since the cluster opened in which at least one of its labels was present (the
+        instances its distances are estimated from), ``"instances"`` every instance since it
+        opened (ODAC's ``n``; with many rare labels it lets a cluster split on no evidence).
 
     Notes
     -----
@@ -90,6 +100,18 @@ class LabelSpace:
     off the labels that hardly co-occur with any other of the cluster
     (:func:`~ihomer.labels.odac.isolated_labels`). Without them a pair, or a group of unrelated
     labels, once formed, could never be separated (ODAC's second factor is 0 when ``d1 = d0``).
+
+    For large label spaces, a third extension is tried before the ODAC test: the *components
+    split*. When the labels of a cluster that were present together since it opened form two or
+    more connected components (of two labels or more), and ``ε < τ`` (``ε`` over every instance
+    since it opened: the components never met in that many instances), the cluster splits into
+    them at once, a multiway split, instead of one binary split per grace period (``log2 K``
+    grace periods for ``K`` groups, with the labels that meet neither pivot shared out between
+    the sides). A label with no partner in the window joins the component it is most similar to
+    in the global counts; labels with no similarity at all form one more group, marked
+    *unplaced*, from which a later window may split off even a single component. A cluster of
+    more than ``DENSE_MAX`` labels gets only the sparse tests (this split and the merge test),
+    O(pairs seen together) instead of O(k²).
 
     Examples
     --------
@@ -128,6 +150,10 @@ class LabelSpace:
             )
         if not (isinstance(min_floor, int | np.integer) and min_floor >= 1):
             raise ValueError(f"LabelSpace: min_floor must be an integer >= 1, got {min_floor!r}")
+        if evidence not in ("active", "instances"):
+            raise ValueError(
+                f"LabelSpace: evidence must be 'active' or 'instances', got {evidence!r}"
+            )
         if not (isinstance(components_from, int | np.integer) and components_from >= 2):
             raise ValueError(
                 f"LabelSpace: components_from must be an integer >= 2, got {components_from!r}"
@@ -176,7 +202,8 @@ class LabelSpace:
         return (
             f"LabelSpace(delta={self.delta}, tau={self.tau}, n_min={self.n_min}, "
             f"fading={self.fading}, min_size={self.min_size}, max_depth={self.max_depth}, "
-            f"min_floor={self.min_floor}, components_from={self.components_from})"
+            f"min_floor={self.min_floor}, components_from={self.components_from}, "
+            f"evidence={self.evidence!r})"
         )
 
     # -- read-only views ------------------------------------------------------------------------
@@ -226,7 +253,8 @@ class LabelSpace:
         return max(self._mode, self.min_floor)
 
     def memory_bytes(self) -> int:
-        """Approximate bytes of the learned state (dominated by the ``L × L`` count matrix)."""
+        """Approximate bytes of the learned state (dominated by the pairs of labels seen
+        together: 16 bytes per pair globally, and again in the window of its cluster)."""
         return self._stats.memory_bytes() + 200 * len(self._tree.nodes) + 100 * len(self._labels)
 
     def check_invariant(self) -> None:
