@@ -83,3 +83,19 @@ def test_check_partition_reports_missing_and_duplicated():
         check_partition([[0, 1], [0, 2]], 3)
     with pytest.raises(ValueError, match="unknown label 7"):
         check_partition([[0, 1, 2, 7]], 3)
+
+
+def test_keep_apart_leaves_an_unrelated_cluster_alone():
+    # {0..4} and {5..9} never co-occur with anything else; {10} is related to {5..9}
+    D = block_distances([[0, 1, 2, 3, 4], [5, 6, 7, 8, 9, 10]], 11, near=0.2, far=1.0)
+    groups = [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10]]
+    paths = [(0, 1), (0, 2, 3), (0, 2, 4)]
+    merged = refine_partition(groups, paths, 6, rows_of(D))
+    assert merged == [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]  # the paper's rule: down to one
+    kept = refine_partition(groups, paths, 6, rows_of(D), keep_apart=4)
+    assert kept == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9, 10]]
+    check_partition(kept, 11)
+    # a small cluster below keep_apart is still merged, by tree distance when nothing is similar
+    alone = refine_partition([[0, 1, 2, 3, 4], [5]], [(0, 1), (0, 2)], 3,
+                             rows_of(1.0 - np.eye(6)), keep_apart=4)
+    assert alone == [[0, 1, 2, 3, 4, 5]]
