@@ -5,11 +5,13 @@ from ihomer.labels.cooccurrence import CooccurrenceStats, jaccard_distance
 from ihomer.labels.odac import (
     Diameters,
     LabelTree,
+    components,
     diameters,
     hoeffding_bound,
     isolated_labels,
     merge_condition,
     separable,
+    sparse_diameters,
     split_condition,
 )
 from ihomer.labels.partition import check_partition, refine_partition
@@ -21,11 +23,13 @@ __all__ = [
     "jaccard_distance",
     "Diameters",
     "LabelTree",
+    "components",
     "diameters",
     "hoeffding_bound",
     "isolated_labels",
     "merge_condition",
     "separable",
+    "sparse_diameters",
     "split_condition",
     "refine_partition",
     "check_partition",

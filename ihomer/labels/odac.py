@@ -30,6 +30,8 @@ __all__ = [
     "isolated_labels",
     "separable",
     "assign_to_pivots",
+    "sparse_diameters",
+    "components",
     "Node",
     "LabelTree",
 ]
@@ -89,6 +91,83 @@ def diameters(dist: np.ndarray) -> Diameters:
         pivots=(int(iu[p]), int(ju[p])),
         n_pairs=int(d.size),
     )
+
+
+def sparse_diameters(k: int, i: np.ndarray, j: np.ndarray, d: np.ndarray) -> Diameters:
+    """:func:`diameters` of a ``k``-label cluster given only the pairs ``(i, j)`` (``i < j``,
+    distinct) whose distance ``d`` may be below 1; every other pair is at distance 1.
+
+    Costs O(pairs given), not O(k²). ``pivots``: the farthest pair given when ``d1 < 1``; with
+    ``d1 = 1`` reached by a pair not given, the first such pair in row-major order.
+
+    >>> dd = np.array([[0, .2, 1], [.2, 0, .5], [1, .5, 0]])
+    >>> sparse_diameters(3, np.array([0, 1]), np.array([1, 2]), np.array([.2, .5])) == diameters(dd)
+    True
+    """
+    if k < 2:
+        raise ValueError(f"sparse_diameters: need at least 2 labels, got {k}")
+    n_pairs = k * (k - 1) // 2
+    n_far = n_pairs - int(d.size)  # pairs not given: distance 1
+    top = np.sort(d)[::-1][:2] if d.size else np.zeros(0)
+    ones = np.ones(min(2, n_far))
+    best = np.sort(np.concatenate([top, ones]))[::-1]
+    d1 = float(best[0])
+    d2 = float(best[1]) if best.size > 1 else d1
+    d0 = float(d.min()) if d.size else 1.0
+    if n_far:
+        d0 = min(d0, 1.0)
+    dbar = (float(d.sum()) + n_far) / n_pairs
+    codes = i[d >= d1].astype(np.int64) * k + j[d >= d1]
+    first = int(codes.min()) if codes.size else n_pairs * k
+    if n_far:  # d1 = 1: a pair not given may come first
+        a, b = _first_missing(k, i, j)
+        first = min(first, a * k + b)
+    pivots = (first // k, first % k)
+    return Diameters(d1=d1, d2=d2, d0=d0, dbar=dbar, pivots=pivots, n_pairs=n_pairs)
+
+
+def _first_missing(k: int, i: np.ndarray, j: np.ndarray) -> tuple[int, int]:
+    """The first pair ``(a, b)``, ``a < b``, in row-major order that is not among ``(i, j)``."""
+    code = np.sort(i.astype(np.int64) * k + j)
+    per_row = np.bincount(i, minlength=k)
+    # row a holds k - 1 - a pairs; the first row with a missing pair
+    full = per_row[: k - 1] == np.arange(k - 1, 0, -1)
+    a = int(np.argmin(full)) if not full.all() else k - 1
+    row = code[(code >= a * k) & (code < (a + 1) * k)] - a * k
+    b = a + 1
+    for c in row.tolist():  # sorted: the first gap
+        if c != b:
+            break
+        b += 1
+    return a, b
+
+
+def components(k: int, i: np.ndarray, j: np.ndarray) -> tuple[int, np.ndarray]:
+    """Connected components of the graph over ``k`` labels with edges ``(i, j)``.
+
+    Returns the number of components and each label's component, numbered in the order of
+    their first label.
+
+    >>> components(5, np.array([0, 3]), np.array([2, 4]))
+    (3, array([0, 1, 0, 2, 2]))
+    """
+    root = np.arange(k, dtype=np.intp)
+    if i.size:
+        i = np.asarray(i, dtype=np.intp)
+        j = np.asarray(j, dtype=np.intp)
+        while True:  # min-label propagation with pointer jumping: O(log k) rounds, mostly
+            low = np.minimum(root[i], root[j])
+            new = root.copy()
+            np.minimum.at(new, i, low)
+            np.minimum.at(new, j, low)
+            np.minimum.at(new, root, new)  # a root takes the smallest label seen by its members
+            new = new[new]
+            if np.array_equal(new, root):
+                break
+            root = new
+    # root[g] is now the smallest label of g's component; number components by it
+    uniq, comp = np.unique(root, return_inverse=True)
+    return int(uniq.size), comp.reshape(-1).astype(np.intp)
 
 
 def split_condition(m: Diameters, eps: float, tau: float) -> bool:
@@ -177,19 +256,24 @@ def assign_to_pivots(dist: np.ndarray, i: int, j: int) -> np.ndarray:
 
 class Node:
     """A cluster of the hierarchy. Active nodes (leaves) hold their labels; ``d1_split`` and
-    ``eps_split`` are recorded when a node splits (for the merge test of its children)."""
+    ``eps_split`` are recorded when a node splits (for the merge test of its children).
+    ``unplaced``: its labels had no co-occurrence evidence when it was made (the root, and the
+    group of labels a components split could not place)."""
 
-    __slots__ = ("id", "parent", "depth", "children", "labels", "d1_split", "eps_split", "due")
+    __slots__ = (
+        "id", "parent", "depth", "children", "labels", "d1_split", "eps_split", "due", "unplaced",
+    )
 
     def __init__(self, node_id: int, parent: int | None, depth: int, labels: list[int]) -> None:
         self.id = node_id
         self.parent = parent
         self.depth = depth
-        self.children: tuple[int, int] | None = None
+        self.children: tuple[int, ...] | None = None
         self.labels = labels
         self.d1_split = math.nan
         self.eps_split = math.nan
         self.due = 0  # instance count at which this leaf is checked next
+        self.unplaced = parent is None
 
     @property
     def active(self) -> bool:
@@ -199,6 +283,7 @@ class Node:
         return {k: getattr(self, k) for k in self.__slots__}
 
     def __setstate__(self, state: dict) -> None:
+        state.setdefault("unplaced", state.get("parent") is None)  # older pickles
         for k, v in state.items():
             setattr(self, k, v)
 
@@ -256,21 +341,30 @@ class LabelTree:
         self, leaf_id: int, left: list[int], right: list[int], *, d1: float, eps: float
     ) -> tuple[int, int]:
         """Replace an active node by two children holding ``left`` and ``right``."""
+        a, b = self.split_many(leaf_id, [left, right], d1=d1, eps=eps)
+        return a, b
+
+    def split_many(
+        self, leaf_id: int, groups: list[list[int]], *, d1: float, eps: float
+    ) -> tuple[int, ...]:
+        """Replace an active node by one child per group (two or more, non-empty, together the
+        node's labels)."""
         node = self.nodes[leaf_id]
-        if sorted(left + right) != sorted(node.labels) or not left or not right:
-            raise ValueError(f"LabelTree.split: {left}+{right} does not split node {leaf_id}")
+        flat = sorted(g for x in groups for g in x)
+        if len(groups) < 2 or flat != sorted(node.labels) or not all(groups):
+            raise ValueError(f"LabelTree.split: {groups} does not split node {leaf_id}")
         ids = []
-        for labels in (left, right):
+        for labels in groups:
             child = Node(self._next_id, leaf_id, node.depth + 1, sorted(labels))
             self.nodes[child.id] = child
             for g in child.labels:
                 self._leaf_of[g] = child.id
             ids.append(child.id)
             self._next_id += 1
-        node.children = (ids[0], ids[1])
+        node.children = tuple(ids)
         node.labels = []
         node.d1_split, node.eps_split = d1, eps
-        return ids[0], ids[1]
+        return tuple(ids)
 
     def descendants(self, node_id: int) -> list[int]:
         out, stack = [], list(self.nodes[node_id].children or ())
@@ -289,6 +383,7 @@ class LabelTree:
         node.children = None
         node.labels = sorted(labels) if labels else node.labels
         node.d1_split = node.eps_split = math.nan
+        node.unplaced = False
         for g in node.labels:
             self._leaf_of[g] = node_id
         return node_id

@@ -7,7 +7,9 @@ than ``min_size`` or only one remains. Clusters are only ever merged, never drop
 label of the leaves is in exactly one cluster of the result (:func:`check_partition`).
 
 It must not know how distances are counted or how the tree is grown: it gets the leaves, their
-paths in the tree and a function giving distance rows.
+paths in the tree and a function giving the (sparse) pairwise Jaccard similarities; a pair not
+given is at distance 1. Its cost follows the pairs given and ``small leaves × leaves``, never
+``labels²``.
 """
 
 from __future__ import annotations
@@ -21,20 +23,22 @@ __all__ = ["refine_partition", "check_partition"]
 _TIE = 1e-9
 
 
-def _common_prefix(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return a[:n]
+def _common_depth(rows: np.ndarray, path: np.ndarray) -> np.ndarray:
+    """Length of the common prefix of each padded path of ``rows`` with ``path`` (-1: padding).
+
+    >>> _common_depth(np.array([[0, 1, 3], [0, 2, -1]]), np.array([0, 1, 4]))
+    array([2, 1])
+    """
+    same = (rows == path[None, :]) & (path[None, :] >= 0)
+    return np.cumprod(same, axis=1).sum(axis=1)
 
 
 def refine_partition(
     groups: Sequence[Sequence[int]],
     paths: Sequence[tuple[int, ...]],
     min_size: int,
-    distance_rows: Callable[[np.ndarray], np.ndarray],
+    similarities: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]],
+    keep_apart: int | None = None,
 ) -> list[list[int]]:
     """Merge clusters smaller than ``min_size`` into their nearest cluster.
 
@@ -46,9 +50,14 @@ def refine_partition(
         For each leaf, the node ids from the root down to it (gives depth and tree distance).
     min_size
         Clusters smaller than this are merged (1 or less: nothing to do).
-    distance_rows
-        ``distance_rows(idx)`` returns the ``len(idx) × L`` Jaccard distances from the labels
-        ``idx`` to every label.
+    similarities
+        ``similarities()`` returns ``(a, b, sim)``: label pairs (each unordered pair at most once,
+        ``a != b``) and their Jaccard similarity; every pair not given has similarity 0
+        (distance 1). Called only when some cluster is small.
+    keep_apart
+        A small cluster of at least this many labels that has no similarity to any other
+        cluster (mean distance 1 to all) is left as it is: only the tree could place it, and
+        it would join unrelated labels. None: every small cluster is merged (the paper's rule).
 
     Returns
     -------
@@ -56,8 +65,10 @@ def refine_partition(
 
     Examples
     --------
-    >>> D = np.array([[0, .1, .9, .9], [.1, 0, .9, .9], [.9, .9, 0, .8], [.9, .9, .8, 0]])
-    >>> refine_partition([[0], [1], [2, 3]], [(0, 1, 3), (0, 1, 4), (0, 2)], 2, lambda i: D[i])
+    >>> pairs = np.array([0, 0, 0, 1, 1, 2]), np.array([1, 2, 3, 2, 3, 3])
+    >>> sim = np.array([.9, .1, .1, .1, .1, .2])  # 1 - distance
+    >>> refine_partition([[0], [1], [2, 3]], [(0, 1, 3), (0, 1, 4), (0, 2)], 2,
+    ...                  lambda: (*pairs, sim))
     [[0, 1], [2, 3]]
     """
     g = len(groups)
@@ -70,55 +81,62 @@ def refine_partition(
     group_of = np.empty(n_labels, dtype=np.intp)
     for i, x in enumerate(groups):
         group_of[list(x)] = i
-    # Distance sums S[i, j] = sum of d(a, b), a in group i, b in group j: rows only for the
-    # groups that start small (only they can ever be merged *from*; a merge into a small group
-    # keeps a valid row, a merge into a large group makes a large group).
-    src = np.concatenate([np.asarray(groups[i], dtype=np.intp) for i in small])
-    rows = distance_rows(src)  # |src| × L
-    order = np.argsort(group_of, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
-    by_col = np.add.reduceat(rows[:, order], starts, axis=1)  # |src| × g
-    row_starts = np.concatenate([[0], np.cumsum([sizes[i] for i in small])[:-1]]).astype(np.intp)
-    S = np.zeros((g, g))
-    S[small] = np.add.reduceat(by_col, row_starts, axis=0)
+    # Similarity sums R[r, j] = sum of sim(a, b), a in small group small[r], b in group j: rows
+    # only for the groups that start small (only they can ever be merged *from*; a merge into a
+    # small group keeps a valid row, a merge into a large group makes a large group). The mean
+    # distance between groups s and j is 1 - R[s, j] / (|s| |j|).
+    row_of = np.full(g, -1, dtype=np.intp)
+    row_of[small] = np.arange(len(small))
+    R = np.zeros(len(small) * g)
+    a, b, sim = similarities()
+    ga, gb = group_of[np.asarray(a, dtype=np.intp)], group_of[np.asarray(b, dtype=np.intp)]
+    for x, y in ((ga, gb), (gb, ga)):
+        r = row_of[x]
+        sel = (r >= 0) & (x != y)
+        R += np.bincount(r[sel] * g + y[sel], weights=sim[sel], minlength=R.size)
+    R = R.reshape(len(small), g)
 
     size = np.asarray(sizes, dtype=float)
     alive = np.ones(g, dtype=bool)
-    members = [sorted(x) for x in groups]
-    anchor = [tuple(p) for p in paths]
     n_alive = g
-    depth = np.array([len(x) for x in anchor], dtype=float)
+    members = [sorted(x) for x in groups]
+    depth = np.array([len(p) for p in paths], dtype=np.intp)
+    # the paths as a padded matrix: tree distance to every cluster at once
+    anchor = np.full((g, max(1, int(depth.max()))), -1, dtype=np.int64)
+    for i, p in enumerate(paths):
+        anchor[i, : len(p)] = p
     first = np.array([m[0] if m else -1 for m in members], dtype=float)
+    settled = np.zeros(g, dtype=bool)  # left apart (keep_apart)
     while n_alive > 1:
-        cand = np.flatnonzero(alive & (size < min_size))
+        cand = np.flatnonzero(alive & (size < min_size) & ~settled)
         if not cand.size:
             break
         # deepest first; then the smallest; then the earliest label (lexsort: last key first)
         s = int(cand[np.lexsort((first[cand], size[cand], -depth[cand]))[0]])
-        mean = S[s] / (size[s] * np.maximum(size, 1.0))
+        mean = 1.0 - R[row_of[s]] / (size[s] * np.maximum(size, 1.0))
         mean[~alive] = np.inf
         mean[s] = np.inf
         best = mean.min()
+        if keep_apart is not None and size[s] >= keep_apart and best >= 1.0 - _TIE:
+            settled[s] = True
+            continue
         tied = np.flatnonzero(mean <= best + _TIE)
         if tied.size > 1:
-            a = anchor[s]
-            t = min(
-                (int(j) for j in tied),
-                key=lambda j: (
-                    len(a) + len(anchor[j]) - 2 * len(_common_prefix(a, anchor[j])),
-                    members[j][0],
-                ),
-            )
+            common = _common_depth(anchor[tied], anchor[s])
+            dist = depth[s] + depth[tied] - 2 * common
+            t = int(tied[np.lexsort((first[tied], dist))[0]])
         else:
             t = int(tied[0])
         # merge s into t
-        S[:, t] += S[:, s]
-        S[t] += S[s]
+        R[:, t] += R[:, s]
+        if row_of[t] >= 0:
+            R[row_of[t]] += R[row_of[s]]
         size[t] += size[s]
         alive[s] = False
         members[t] = sorted(members[t] + members[s])
-        anchor[t] = _common_prefix(anchor[s], anchor[t])
-        depth[t] = len(anchor[t])
+        c = int(_common_depth(anchor[t : t + 1], anchor[s])[0])
+        anchor[t, c:] = -1
+        depth[t] = c
         first[t] = min(first[t], first[s])
         n_alive -= 1
     out = [members[i] for i in range(g) if alive[i]]

@@ -15,15 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from ihomer.labels.cooccurrence import CooccurrenceStats, jaccard_distance
+from ihomer.labels.cooccurrence import CooccurrenceStats, jaccard_distance, jaccard_similarity
 from ihomer.labels.odac import (
     LabelTree,
     assign_to_pivots,
+    components,
     diameters,
     hoeffding_bound,
     isolated_labels,
     merge_condition,
     separable,
+    sparse_diameters,
     split_condition,
 )
 from ihomer.labels.partition import check_partition, refine_partition
@@ -31,6 +33,10 @@ from ihomer.labels.partition import check_partition, refine_partition
 __all__ = ["LabelSpace"]
 
 Event = tuple[str, dict[str, Any]]
+
+#: Clusters up to this size get the dense ODAC tests (``k × k`` distances); larger ones only the
+#: sparse ones (the merge test and the components split), which cost O(pairs seen together).
+DENSE_MAX = 2048
 
 
 class LabelSpace:
@@ -60,7 +66,17 @@ class LabelSpace:
         Clusters at this depth of the hierarchy (root: 0) do not split.
     min_floor
         With ``min_size=None``, the minimum cluster size is ``max(mode of |Y|, min_floor)``;
-        ``1`` is the spec's rule (the mode alone).
+        ``1`` is the spec's rule (the mode alone). With ``min_floor > 1``, a cluster of at least
+        ``min_floor`` labels with no co-occurrence at all with any other cluster is not merged
+        (only the tree could place it; see :func:`~ihomer.labels.partition.refine_partition`).
+    components_from
+        Clusters of at least this many labels try the components split first (see Notes);
+        ``10**9`` turns it off.
+    evidence
+        What ``n`` the Hoeffding bound of the dense ODAC tests counts: ``"active"`` (default) the
+        instances since the cluster opened in which at least one of its labels was present (the
+        instances its distances are estimated from), ``"instances"`` every instance since it
+        opened (ODAC's ``n``; with many rare labels it lets a cluster split on no evidence).
 
     Notes
     -----
@@ -85,6 +101,18 @@ class LabelSpace:
     (:func:`~ihomer.labels.odac.isolated_labels`). Without them a pair, or a group of unrelated
     labels, once formed, could never be separated (ODAC's second factor is 0 when ``d1 = d0``).
 
+    For large label spaces, a third extension is tried before the ODAC test: the *components
+    split*. When the labels of a cluster that were present together since it opened form two or
+    more connected components (of two labels or more), and ``ε < τ`` (``ε`` over every instance
+    since it opened: the components never met in that many instances), the cluster splits into
+    them at once, a multiway split, instead of one binary split per grace period (``log2 K``
+    grace periods for ``K`` groups, with the labels that meet neither pivot shared out between
+    the sides). A label with no partner in the window joins the component it is most similar to
+    in the global counts; labels with no similarity at all form one more group, marked
+    *unplaced*, from which a later window may split off even a single component. A cluster of
+    more than ``DENSE_MAX`` labels gets only the sparse tests (this split and the merge test),
+    O(pairs seen together) instead of O(k²).
+
     Examples
     --------
     >>> space = LabelSpace(n_min=50, min_size=1)
@@ -105,6 +133,8 @@ class LabelSpace:
         min_size: int | None = None,
         max_depth: int = 16,
         min_floor: int = 1,
+        components_from: int = 2,
+        evidence: str = "active",
     ) -> None:
         if not 0.0 < delta < 1.0:
             raise ValueError(f"LabelSpace: delta must be in (0, 1), got {delta!r}")
@@ -120,6 +150,14 @@ class LabelSpace:
             )
         if not (isinstance(min_floor, int | np.integer) and min_floor >= 1):
             raise ValueError(f"LabelSpace: min_floor must be an integer >= 1, got {min_floor!r}")
+        if evidence not in ("active", "instances"):
+            raise ValueError(
+                f"LabelSpace: evidence must be 'active' or 'instances', got {evidence!r}"
+            )
+        if not (isinstance(components_from, int | np.integer) and components_from >= 2):
+            raise ValueError(
+                f"LabelSpace: components_from must be an integer >= 2, got {components_from!r}"
+            )
         if not (isinstance(max_depth, int | np.integer) and max_depth >= 0):
             raise ValueError(f"LabelSpace: max_depth must be an integer >= 0, got {max_depth!r}")
         self.delta = delta
@@ -129,6 +167,8 @@ class LabelSpace:
         self.min_size = min_size
         self.max_depth = int(max_depth)
         self.min_floor = int(min_floor)
+        self.components_from = int(components_from)
+        self.evidence = evidence
         self._reset()
 
     def _reset(self) -> None:
@@ -162,7 +202,8 @@ class LabelSpace:
         return (
             f"LabelSpace(delta={self.delta}, tau={self.tau}, n_min={self.n_min}, "
             f"fading={self.fading}, min_size={self.min_size}, max_depth={self.max_depth}, "
-            f"min_floor={self.min_floor})"
+            f"min_floor={self.min_floor}, components_from={self.components_from}, "
+            f"evidence={self.evidence!r})"
         )
 
     # -- read-only views ------------------------------------------------------------------------
@@ -212,7 +253,8 @@ class LabelSpace:
         return max(self._mode, self.min_floor)
 
     def memory_bytes(self) -> int:
-        """Approximate bytes of the learned state (dominated by the ``L × L`` count matrix)."""
+        """Approximate bytes of the learned state (dominated by the pairs of labels seen
+        together: 16 bytes per pair globally, and again in the window of its cluster)."""
         return self._stats.memory_bytes() + 200 * len(self._tree.nodes) + 100 * len(self._labels)
 
     def check_invariant(self) -> None:
@@ -371,18 +413,38 @@ class LabelSpace:
         k = len(node.labels)
         if k < 2:
             return
-        block, n = self._stats.window(node_id)
+        n1, pi, pj, n11, n, n_active = self._stats.window_pairs(node_id)
         if n <= 0:
             return
-        dist = jaccard_distance(block)
-        m = diameters(dist)
-        eps = hoeffding_bound(1.0, self.delta, n)
+        eps = eps_all = hoeffding_bound(1.0, self.delta, n)
+        if self.evidence == "active":
+            if n_active <= 0:
+                return
+            eps = hoeffding_bound(1.0, self.delta, n_active)
+        dense = k <= DENSE_MAX
+        if dense:
+            block = np.diag(n1)
+            block[pi, pj] = n11
+            block[pj, pi] = n11
+            dist = jaccard_distance(block)
+            m = diameters(dist)
+        else:
+            m = sparse_diameters(k, pi, pj, 1.0 - jaccard_similarity(n1[pi], n1[pj], n11))
         if node.parent is not None:
             parent = tree.nodes[node.parent]
             if merge_condition(m.d1, eps, parent.d1_split, parent.eps_split):
                 self._merge(parent.id, m.d1, eps, events)
                 return
         if node.depth >= self.max_depth:
+            return
+        if k >= self.components_from and eps_all < self.tau:
+            groups, rest = self._component_groups(node, n1, pi, pj, n11)
+            if len(groups) >= 2:
+                self._split(node_id, groups, m, eps, n, "components", events)
+                if rest:
+                    tree.nodes[tree.nodes[node_id].children[-1]].unplaced = True
+                return
+        if not dense:
             return
         labels = np.asarray(node.labels)
         i, j = m.pivots
@@ -399,17 +461,84 @@ class LabelSpace:
             rule = "isolated"
             if not lonely.all():
                 mask = lonely
-        left, right = labels[mask].tolist(), labels[~mask].tolist()
+        self._split(node_id, [labels[mask].tolist(), labels[~mask].tolist()], m, eps, n, rule,
+                    events)
+
+    def _component_groups(
+        self, node: Any, n1: np.ndarray, pi: np.ndarray, pj: np.ndarray, n11: np.ndarray
+    ) -> tuple[list[list[int]], bool]:
+        """The labels of a cluster grouped by the connected components of its window's
+        co-occurrence graph (an edge: a pair present together since the cluster opened), and
+        whether the last group is one of labels that could not be placed; ``([], False)`` when
+        that makes one group.
+
+        A label with no edge (not seen since the cluster opened, or only alone) carries no
+        evidence of where it belongs. In a cluster made of such labels (``node.unplaced``: the
+        root, or such a group of an earlier split), labels with no edge stay together in one
+        more group; any component of two or more labels can then be split off. Elsewhere it
+        takes two such components, and a label with no edge joins the component it is most
+        similar to in the global (faded, all-time) counts, or, with no such similarity, the
+        group of unplaced labels.
+        """
+        labels = node.labels
+        keep = n11 > 0.0
+        k = len(labels)
+        n_comp, comp = components(k, pi[keep], pj[keep])
+        size = np.bincount(comp, minlength=n_comp)
+        big = size >= 2
+        n_big = int(np.count_nonzero(big))
+        if n_big < (1 if node.unplaced else 2):
+            return [], False
+        rank = np.full(n_comp, -1, dtype=np.intp)
+        rank[big] = np.arange(n_big)
+        group = rank[comp]  # -1: a label with no edge
+        lone = np.flatnonzero(group < 0)
+        lab = np.asarray(labels, dtype=np.intp)
+        if lone.size and not node.unplaced:
+            a, b, sim = self._stats.similarities()
+            where = np.full(self._stats.n_labels, -1, dtype=np.intp)
+            where[lab] = np.arange(k)
+            pa, pb = where[a], where[b]
+            inside = (pa >= 0) & (pb >= 0) & (sim > 0.0)
+            pa, pb, sim = pa[inside], pb[inside], sim[inside]
+            row = np.full(k, -1, dtype=np.intp)
+            row[lone] = np.arange(lone.size)
+            score = np.zeros(lone.size * n_big)
+            for x, y in ((pa, pb), (pb, pa)):
+                sel = (row[x] >= 0) & (group[y] >= 0)
+                score += np.bincount(row[x[sel]] * n_big + group[y[sel]], weights=sim[sel],
+                                     minlength=score.size)
+            score = score.reshape(lone.size, n_big)
+            best = np.argmax(score, axis=1)
+            linked = score[np.arange(lone.size), best] > 0.0
+            group[lone[linked]] = best[linked]
+            lone = lone[~linked]
+        group[lone] = n_big  # the group of labels with no evidence at all
+        if np.unique(group).size < 2:
+            return [], False
+        order = np.argsort(group, kind="stable")
+        cuts = np.flatnonzero(np.diff(group[order])) + 1
+        return [g.tolist() for g in np.split(lab[order], cuts)], bool(lone.size)
+
+    def _split(
+        self, node_id: int, groups: list[list[int]], m: Any, eps: float, n: float, rule: str,
+        events: list[Event],
+    ) -> None:
+        tree = self._tree
+        node = tree.nodes[node_id]
+        k = len(node.labels)
+        labels = node.labels
         self._stats.close_window(node_id)
-        ids = tree.split(node_id, left, right, d1=m.d1, eps=eps)
+        ids = tree.split_many(node_id, groups, d1=m.d1, eps=eps)
         for child in ids:
             self._stats.open_window(child, tree.nodes[child].labels)
             self._schedule(child)
         self._n_splits += 1
         self._structure_changed()
+        i, j = m.pivots
         events.append(("cluster_split", {
-            "size": k, "sizes": (len(left), len(right)), "d1": m.d1, "d2": m.d2, "d0": m.d0,
-            "dbar": m.dbar, "eps": eps, "n": n, "depth": node.depth, "rule": rule,
+            "size": k, "sizes": tuple(len(g) for g in groups), "d1": m.d1, "d2": m.d2,
+            "d0": m.d0, "dbar": m.dbar, "eps": eps, "n": n, "depth": node.depth, "rule": rule,
             "pivots": (self._labels[labels[i]], self._labels[labels[j]]),
         }))
 
@@ -440,7 +569,8 @@ class LabelSpace:
         leaves = [n for n in self._tree.leaves() if n.labels]
         groups = [n.labels for n in leaves]
         paths = [self._tree.path(n.id) for n in leaves]
-        refined = refine_partition(groups, paths, ms, self._stats.distance_rows)
+        keep = self.min_floor if self.min_size is None and self.min_floor > 1 else None
+        refined = refine_partition(groups, paths, ms, self._stats.similarities, keep_apart=keep)
         part = tuple(tuple(c) for c in refined)
         if part != self._part_gids:
             self._part_gids = part

@@ -249,10 +249,12 @@ def _tree_lines(nodes: dict[int, HierarchyNode], names) -> list[str]:
 def _describe(c: StructureChange) -> str:
     d = c.detail
     if c.kind == "cluster_split":
-        sizes = d.get("sizes", ("?", "?"))
+        sizes = tuple(d.get("sizes", ("?", "?")))
         pivots = d.get("pivots")
         pv = f", pivots {pivots[0]} / {pivots[1]}" if pivots else ""
-        return (f"split a cluster of {d.get('size', '?')} into {sizes[0]} + {sizes[1]} "
+        parts = " + ".join(map(str, sizes[:6])) + (f" + ... ({len(sizes)} parts)"
+                                                   if len(sizes) > 6 else "")  # fmt: skip
+        return (f"split a cluster of {d.get('size', '?')} into {parts} "
                 f"(rule {d.get('rule', 'odac')}, d1 {d.get('d1', float('nan')):.3f}, "
                 f"bound {d.get('eps', float('nan')):.3f}{pv})")  # fmt: skip
     if c.kind == "cluster_merge":

@@ -142,3 +142,46 @@ def test_discount_scales_the_past_and_windows():
 def test_bad_fading_rejected(bad):
     with pytest.raises(ValueError, match="fading"):
         CooccurrenceStats(bad)
+
+
+def test_pickle_of_the_dense_version_loads_as_sparse_counts():
+    """A state pickled by the dense version (``_m``: ``L × L`` counts, windows as ``[gids,
+    snapshot, n0]``) is converted: same counts, same window counts."""
+    import pickle
+
+    rng = np.random.default_rng(5)
+    sets = random_sets(rng, 200, 6)
+    bc, bn = brute_counts(sets, 6, 1.0)
+    late, late_n = brute_counts(sets, 6, 1.0, start=120)
+    sub = [1, 3, 4]
+    m = np.zeros((8, 8))
+    m[:6, :6] = bc
+    snap = (bc - late)[np.ix_(sub, sub)]
+    old = {"fading": 1.0, "_inv_fading": 1.0, "_m": m, "_n_labels": 6, "_w": 1.0, "_n": bn,
+           "_windows": {"w": [np.array(sub), snap, bn - late_n]}}
+    s = CooccurrenceStats.__new__(CooccurrenceStats)
+    s.__setstate__(old)
+    s = pickle.loads(pickle.dumps(s))
+    np.testing.assert_allclose(s.counts(range(6))[0], bc)
+    block, n = s.window("w")
+    np.testing.assert_allclose(block, late[np.ix_(sub, sub)])
+    assert n == pytest.approx(late_n)
+    s.update([1, 3])  # and it goes on counting
+    assert s.window("w")[0][0, 1] == pytest.approx(late[1, 3] + 1)
+
+
+def test_windows_are_disjoint_and_pairs_sparse():
+    s = CooccurrenceStats()
+    for _ in range(1000):
+        s.add_label()
+    s.open_window("a", [0, 1, 2])
+    with pytest.raises(ValueError, match="already in a window"):
+        s.open_window("b", [2, 3])
+    s.open_window("b", [3, 4])
+    s.update([0, 1, 3, 4, 999])  # shared out: pairs (0, 1) to "a", (3, 4) to "b"
+    n1, i, j, n11, n, n_active = s.window_pairs("a")
+    assert n1.tolist() == [1, 1, 0] and (i.tolist(), j.tolist(), n11.tolist()) == ([0], [1], [1])
+    assert (n, n_active) == (1.0, 1.0)
+    s.update([999])
+    assert s.window_pairs("b")[4:] == (2.0, 1.0)  # n counts every instance, n_active its own
+    assert s.n_pairs == 10  # the 5 labels' pairs, nothing else of the 1000 x 1000

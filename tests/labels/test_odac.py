@@ -205,10 +205,111 @@ def test_tree_split_merge_and_paths():
 def test_separable_groups_split_where_the_odac_test_does_not():
     # {a..e} and {f,g} never meet: 11 near pairs, 10 far pairs, so d1 + d0 - 2 d̄ = 1/21 and the
     # ODAC product (0.048) stays below eps(200) = 0.076; the two sides never co-occur: split.
-    space = LabelSpace(n_min=200, fading=1.0, min_size=1)
+    # (the components rule, tried first by default, would split them the same way: turned off)
+    space = LabelSpace(n_min=200, fading=1.0, min_size=1, components_from=10**9)
     events = feed(space, [["a", "b", "c", "d", "e"], ["f", "g"]], 200)
     detail = dict(events)["cluster_split"]
     m = Diameters(detail["d1"], detail["d2"], detail["d0"], detail["dbar"], (0, 5), 21)
     assert not split_condition(m, detail["eps"], 0.1)
     assert detail["rule"] == "separable"
     assert sorted(space.leaves) == [("a", "b", "c", "d", "e"), ("f", "g")]
+    default = LabelSpace(n_min=200, fading=1.0, min_size=1)
+    assert dict(feed(default, [["a", "b", "c", "d", "e"], ["f", "g"]], 200))["cluster_split"][
+        "rule"] == "components"
+    assert sorted(default.leaves) == sorted(space.leaves)
+
+
+# -- the sparse tests and the components split ----------------------------------------------------
+@pytest.mark.parametrize("seed", range(3))
+def test_sparse_diameters_equal_the_dense_ones(seed):
+    from ihomer.labels.odac import sparse_diameters
+
+    rng = np.random.default_rng(seed)
+    for _ in range(300):
+        k = int(rng.integers(2, 9))
+        d = np.ones((k, k))
+        np.fill_diagonal(d, 0.0)
+        iu, ju = np.triu_indices(k, 1)
+        given = rng.random(iu.size) < rng.random()
+        vals = np.where(rng.random(given.sum()) < 0.2, 1.0, rng.integers(0, 5, given.sum()) / 4)
+        d[iu[given], ju[given]] = d[ju[given], iu[given]] = vals
+        assert sparse_diameters(k, iu[given], ju[given], vals) == diameters(d)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_components_match_scipy(seed):
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from ihomer.labels.odac import components
+
+    rng = np.random.default_rng(seed)
+    for _ in range(300):
+        k = int(rng.integers(1, 40))
+        m = int(rng.integers(0, 2 * k))
+        i, j = rng.integers(0, k, m), rng.integers(0, k, m)
+        n, comp = components(k, i, j)
+        n2, comp2 = connected_components(coo_matrix((np.ones(m), (i, j)), shape=(k, k)))
+        first: dict[int, int] = {}
+        assert n == n2 and comp.tolist() == [first.setdefault(c, len(first)) for c in comp2]
+
+
+def test_split_many_and_merge_back():
+    t = LabelTree()
+    for g in range(6):
+        t.add_label(g, t.root)
+    ids = t.split_many(t.root, [[0, 3], [1, 4], [2, 5]], d1=1.0, eps=0.1)
+    assert [n.labels for n in t.leaves()] == [[0, 3], [1, 4], [2, 5]] and len(ids) == 3
+    with pytest.raises(ValueError):
+        t.split_many(ids[0], [[0, 3]], d1=1.0, eps=0.1)
+    t.merge(t.root)
+    assert [n.labels for n in t.leaves()] == [[0, 1, 2, 3, 4, 5]]
+
+
+def test_components_split_is_multiway_and_keeps_unseen_labels_together():
+    # four groups that never meet, and two labels registered but never present
+    space = LabelSpace(n_min=200, fading=1.0, min_size=1)
+    space.add_labels(["u", "v"])
+    pattern = [["a", "b"], ["c", "d", "e"], ["f", "g"], ["h", "i"]]
+    events = feed(space, pattern, 200)
+    splits = [d for k, d in events if k == "cluster_split"]
+    assert len(splits) == 1 and splits[0]["rule"] == "components"
+    assert splits[0]["sizes"] == (2, 3, 2, 2, 2)  # in the order of their first label, u/v last
+    assert sorted(space.leaves) == [("a", "b"), ("c", "d", "e"), ("f", "g"), ("h", "i"),
+                                    ("u", "v")]
+    unplaced = [n.labels for n in space._tree.leaves() if n.unplaced]
+    assert [[space.labels[g] for g in x] for x in unplaced] == [["u", "v"]]
+    # the unplaced group splits off a single component once it is seen
+    feed(space, [["u", "v"], ["a", "b"]], 400)
+    assert ("u", "v") in space.leaves
+    space.check_invariant()
+
+
+def test_a_planted_group_seen_in_two_halves_is_not_split_off_its_unseen_labels():
+    # a placed cluster whose window saw one component and some unseen labels: no split
+    space = LabelSpace(n_min=150, fading=1.0, min_size=1)
+    feed(space, [["a", "b", "c", "d"], ["e", "f"]], 150)  # split into {a..d}, {e, f}
+    before = sorted(space.leaves)
+    assert before == [("a", "b", "c", "d"), ("e", "f")]
+    # c, d unseen since the split; at the check (150 instances, 75 with a label of the cluster:
+    # the ODAC bound 0.124 is above tau) only the components rule could split: it does not,
+    # one component and labels without evidence is no reason to split a placed cluster
+    events = feed(space, [["a", "b"], ["e", "f"]], 150)
+    assert kinds(events) == [] and sorted(space.leaves) == before
+
+
+def test_bound_counts_the_instances_with_a_label_of_the_cluster():
+    # {a, b, c} then seen in 2 of 200 instances ({a, b} once, c once): with
+    # evidence="instances" the ODAC test splits it (n = 200: eps 0.076 < 0.33); with "active"
+    # the bound sees n = 2 (eps 0.76) and waits for evidence
+    leaves = {}
+    for evidence in ("active", "instances"):
+        space = LabelSpace(n_min=200, fading=1.0, min_size=1, evidence=evidence)
+        feed(space, [["a", "b", "c"], ["x", "y"]], 200)
+        assert sorted(space.leaves) == [("a", "b", "c"), ("x", "y")]
+        feed(space, [["a", "b"], ["c"]] + [["x", "y"]] * 98, 200)
+        leaves[evidence] = sorted(space.leaves)
+    assert leaves == {"active": [("a", "b", "c"), ("x", "y")],
+                      "instances": [("a", "b"), ("c",), ("x", "y")]}
+    with pytest.raises(ValueError, match="evidence"):
+        LabelSpace(evidence="all")

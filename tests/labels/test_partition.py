@@ -9,7 +9,12 @@ from ihomer.labels.partition import check_partition, refine_partition
 
 
 def rows_of(D: np.ndarray):
-    return lambda idx: D[np.asarray(idx)]
+    """The ``similarities`` callable of a dense distance matrix: its pairs ``a < b`` with
+    similarity ``1 - D`` (pairs at distance 1 left out, as the sparse counts leave them)."""
+    a, b = np.triu_indices(D.shape[0], 1)
+    sim = 1.0 - D[a, b]
+    keep = sim > 0
+    return lambda: (a[keep], b[keep], sim[keep])
 
 
 def block_distances(blocks: list[list[int]], n: int, near: float = 0.1, far: float = 0.95):
@@ -78,3 +83,19 @@ def test_check_partition_reports_missing_and_duplicated():
         check_partition([[0, 1], [0, 2]], 3)
     with pytest.raises(ValueError, match="unknown label 7"):
         check_partition([[0, 1, 2, 7]], 3)
+
+
+def test_keep_apart_leaves_an_unrelated_cluster_alone():
+    # {0..4} and {5..9} never co-occur with anything else; {10} is related to {5..9}
+    D = block_distances([[0, 1, 2, 3, 4], [5, 6, 7, 8, 9, 10]], 11, near=0.2, far=1.0)
+    groups = [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10]]
+    paths = [(0, 1), (0, 2, 3), (0, 2, 4)]
+    merged = refine_partition(groups, paths, 6, rows_of(D))
+    assert merged == [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]  # the paper's rule: down to one
+    kept = refine_partition(groups, paths, 6, rows_of(D), keep_apart=4)
+    assert kept == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9, 10]]
+    check_partition(kept, 11)
+    # a small cluster below keep_apart is still merged, by tree distance when nothing is similar
+    alone = refine_partition([[0, 1, 2, 3, 4], [5]], [(0, 1), (0, 2)], 3,
+                             rows_of(1.0 - np.eye(6)), keep_apart=4)
+    assert alone == [[0, 1, 2, 3, 4, 5]]

@@ -227,11 +227,17 @@ def test_partition_recomputed_after_a_split_while_statistics_settle():
     assert follow_ups[:4] == [50, 150, 350, 750] and all(f <= 800 for f in follow_ups)
 
 
-def test_memory_grows_with_labels_squared():
+def test_memory_follows_the_pairs_seen_together_not_labels_squared():
     small, large = LabelSpace(), LabelSpace()
     small.add_labels(range(10))
-    large.add_labels(range(400))
-    assert large.memory_bytes() > 400 * 400 * 8 > small.memory_bytes()
+    large.add_labels(range(4000))
+    assert large.memory_bytes() < 4000 * 200 < 4000 * 4000  # O(labels), nothing seen together
+    before = large.memory_bytes()
+    for i in range(100):
+        large.learn([(i + j) % 4000 for j in range(20)])  # 100 sets of 20: under 2,100 pairs
+    grown = large.memory_bytes() - before
+    assert 2 * 16 * 1000 < grown < 2 * 16 * 2100 * 4  # key + weight per pair, global + window
+    assert large.memory_bytes() > small.memory_bytes()
 
 
 def test_min_floor_bounds_the_mode_rule():
