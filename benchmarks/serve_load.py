@@ -14,7 +14,11 @@ Starts a Tansu broker on loopback (unless ``--bootstrap`` is given) and measures
 3. latency: requests paced at ``--rate`` per second; per request the true end-to-end latency,
    from the client's send to the prediction arriving at a client consumer; p50 / p99, and the
    model's own predict time per request; against the same paced load through a bare
-   kafka-python echo process with the daemon's serving settings (the round trip's floor).
+   kafka-python echo process with the daemon's serving settings (its defaults, or what
+   ``--server-arg`` sets: the round trip's floor).
+
+``--phases`` runs a subset (e.g. ``--phases paced``); ``--server-arg`` / ``--learner-arg`` pass
+settings to the daemons (the paced echo follows the serving ones) to compare them in one run.
 
 Prints one JSON object, with the targets of issue 12 and whether they were met. Example::
 
@@ -131,17 +135,38 @@ def raw_echo(bootstrap: str, topic: str, out_topic: str, n: int) -> float:
     return n / dt
 
 
-def echo_server(bootstrap: str, topic: str, out_topic: str) -> None:
-    """A bare kafka-python echo with the daemon's serving settings (fetch wait 10 ms, polls of
-    10 ms, linger 1 ms): consume, ``json.loads``, produce ``{"id"}``; runs until killed."""
+def serving_settings(server_args: list[str]) -> dict[str, int]:
+    """The daemon's serving settings (its defaults, then ``--server-arg`` overrides): the
+    request fetch wait, the loop's poll timeout and the producer's linger, in ms."""
+    from ihomer.serve.config import ServeConfig
+
+    c = ServeConfig()
+    out = {"fetch_wait_ms": c.request_fetch_max_wait_ms, "poll_ms": c.poll_timeout_ms,
+           "linger_ms": c.linger_ms}  # fmt: skip
+    names = {"--request-fetch-max-wait-ms": "fetch_wait_ms", "--poll-timeout-ms": "poll_ms",
+             "--linger-ms": "linger_ms"}  # fmt: skip
+    for a in server_args:
+        k, _, v = a.partition("=")
+        if k in names:
+            out[names[k]] = int(v)
+    out["poll_ms"] = min(10, out["poll_ms"])  # the daemon caps its serving polls at 10 ms
+    return out
+
+
+def echo_server(bootstrap: str, topic: str, out_topic: str, settings: str) -> None:
+    """A bare kafka-python echo with the daemon's serving settings (``settings``: the JSON of
+    :func:`serving_settings`; the same consumer group timeouts): consume, ``json.loads``,
+    produce ``{"id"}``; runs until killed."""
     from kafka import KafkaConsumer, KafkaProducer
 
+    s = json.loads(settings)
     c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="raw-echo",
                       auto_offset_reset="earliest", enable_auto_commit=False,
-                      fetch_max_wait_ms=10, max_poll_records=500)  # fmt: skip
-    p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
+                      session_timeout_ms=6000, heartbeat_interval_ms=1000,
+                      fetch_max_wait_ms=s["fetch_wait_ms"], max_poll_records=500)  # fmt: skip
+    p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=s["linger_ms"])
     while True:
-        for msgs in c.poll(timeout_ms=10).values():
+        for msgs in c.poll(timeout_ms=s["poll_ms"]).values():
             for m in msgs:
                 p.send(out_topic, json.dumps({"id": json.loads(m.value).get("id")}).encode())
 
@@ -170,7 +195,8 @@ def raw_paced_echo(bootstrap: str, data: list, args: argparse.Namespace) -> list
     col = Collector(bootstrap, "raw-paced-echo")
     col.start()
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--echo-server", bootstrap, "raw-paced", "raw-paced-echo"],
+        [sys.executable, __file__, "--echo-server", bootstrap, "raw-paced", "raw-paced-echo",
+         json.dumps(serving_settings(args.server_arg))],
         cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
     )  # fmt: skip
     try:
@@ -246,7 +272,15 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=1, help="of the request topic")
     ap.add_argument("--max-poll-records", type=int, default=500)
     ap.add_argument("--bootstrap", default=None, help="use this broker instead of a fresh Tansu")
-    ap.add_argument("--echo-server", nargs=3, metavar=("BOOTSTRAP", "IN", "OUT"),
+    ap.add_argument("--phases", default="learn,burst,paced",
+                    help="comma-separated subset of learn,burst,paced (burst and paced serve "
+                         "the learner's snapshot: without learn, a fresh model)")  # fmt: skip
+    ap.add_argument("--learner-arg", action="append", default=[],
+                    help="extra argument for the learning daemon (repeatable)")  # fmt: skip
+    ap.add_argument("--server-arg", action="append", default=[],
+                    help="extra argument for the serving daemons (repeatable), e.g. "
+                         "--server-arg=--request-fetch-max-wait-ms=2")  # fmt: skip
+    ap.add_argument("--echo-server", nargs=4, metavar=("BOOTSTRAP", "IN", "OUT", "SETTINGS"),
                     help=argparse.SUPPRESS)  # fmt: skip
     args = ap.parse_args()
     if args.echo_server:
@@ -287,128 +321,139 @@ def main() -> None:
                     [tansu, "topic", "create", "--broker", url, "--partitions", str(parts), name],
                     check=True, capture_output=True, timeout=30,
                 )  # fmt: skip
+        phases = set(args.phases.split(","))
         data = list(datasets.Yeast())
         common = [f"--bootstrap-servers={bootstrap}", f"--model={args.model}",
                   f"--checkpoint-path={tmp / 'model.ckpt'}",
                   f"--max-poll-records={args.max_poll_records}"]  # fmt: skip
 
         # 1. learning ------------------------------------------------------------------------
-        labelled = [encode_event(*data[i % len(data)], id=i) for i in range(args.labelled)]
-        produce(bootstrap, "events", labelled)
-        records = [decode_event(m)[:2] for m in labelled]
-        t0 = time.perf_counter()
-        prequential(make_model(args.model, 42), records, trace_every=None, events=False)
-        inproc = len(records) / (time.perf_counter() - t0)
-        # the same loop fed the messages' bytes (decode_event per record, as the learner must)
-        step = PrequentialStep(make_model(args.model, 42))
-        t0 = time.perf_counter()
-        for m in labelled:
-            step(*decode_event(m)[:2])
-        inproc_decode = len(labelled) / (time.perf_counter() - t0)
-        raw_learn = raw_consume(bootstrap, "events", args.labelled)
-        learner, lport = daemon(common + ["--role=learner", "--labelled-topic=events",
-                                          "--checkpoint-interval=100000"], tmp, "learner")
-        procs.append(learner)
-        key = 'ihomer_records_total{outcome="learned",topic="events"}'
-        # scraped every 50 ms: more often and the scrapes themselves slow the daemon down
-        n0 = wait(lambda: scrape(lport, key), 120, "the first learned record", 0.05)
-        t0 = time.perf_counter()
-        wait(lambda: scrape(lport, key) >= args.labelled, 1800, "learning", 0.05)
-        learn_rate = (args.labelled - n0) / (time.perf_counter() - t0)
-        stop(learner)  # writes the snapshot the server loads
-        result.update(
-            labelled_records=args.labelled,
-            learn_records_per_s=round(learn_rate, 1),
-            inprocess_prequential_records_per_s=round(inproc, 1),
-            learn_ratio_to_inprocess=round(learn_rate / inproc, 3),
-            inprocess_decode_and_prequential_records_per_s=round(inproc_decode, 1),
-            learn_ratio_to_inprocess_with_decode=round(learn_rate / inproc_decode, 3),
-            raw_consume_records_per_s=round(raw_learn, 1),
-        )
+        if "learn" in phases:
+            labelled = [encode_event(*data[i % len(data)], id=i) for i in range(args.labelled)]
+            produce(bootstrap, "events", labelled)
+            records = [decode_event(m)[:2] for m in labelled]
+            t0 = time.perf_counter()
+            prequential(make_model(args.model, 42), records, trace_every=None, events=False)
+            inproc = len(records) / (time.perf_counter() - t0)
+            # the same loop fed the messages' bytes (decode_event per record, as the learner must)
+            step = PrequentialStep(make_model(args.model, 42))
+            t0 = time.perf_counter()
+            for m in labelled:
+                step(*decode_event(m)[:2])
+            inproc_decode = len(labelled) / (time.perf_counter() - t0)
+            raw_learn = raw_consume(bootstrap, "events", args.labelled)
+            learner, lport = daemon(common + ["--role=learner", "--labelled-topic=events",
+                                              "--checkpoint-interval=100000", *args.learner_arg],
+                                    tmp, "learner")  # fmt: skip
+            procs.append(learner)
+            key = 'ihomer_records_total{outcome="learned",topic="events"}'
+            # scraped every 50 ms: more often and the scrapes themselves slow the daemon down
+            n0 = wait(lambda: scrape(lport, key), 120, "the first learned record", 0.05)
+            t0 = time.perf_counter()
+            wait(lambda: scrape(lport, key) >= args.labelled, 1800, "learning", 0.05)
+            learn_rate = (args.labelled - n0) / (time.perf_counter() - t0)
+            stop(learner)  # writes the snapshot the server loads
+            result.update(
+                labelled_records=args.labelled,
+                learn_records_per_s=round(learn_rate, 1),
+                inprocess_prequential_records_per_s=round(inproc, 1),
+                learn_ratio_to_inprocess=round(learn_rate / inproc, 3),
+                inprocess_decode_and_prequential_records_per_s=round(inproc_decode, 1),
+                learn_ratio_to_inprocess_with_decode=round(learn_rate / inproc_decode, 3),
+                raw_consume_records_per_s=round(raw_learn, 1),
+            )
 
         # 2. serving burst --------------------------------------------------------------------
-        reqs = [encode_event(data[i % len(data)][0], None, id=f"b{i}")
-                for i in range(args.requests)]  # fmt: skip
-        produce(bootstrap, "requests", reqs)
-        raw = raw_echo(bootstrap, "requests", "echo", args.requests)
-        col = Collector(bootstrap, "predictions")
-        col.start()
-        server, sport = daemon(common + ["--role=server", "--request-topic=requests",
-                                         "--prediction-topic=predictions",
-                                         "--server-group=load"], tmp, "server")  # fmt: skip
-        procs.append(server)
-        wait(lambda: len(col.arrived) >= args.requests, 600, "the burst's predictions", 0.005)
-        t_last = max(t for t, _ in col.arrived.values())
-        burst_rate = (len(col.arrived) - 1) / (t_last - col.first)
-        times = sorted(t for t, _ in col.arrived.values())
-        gap = max((b - a for a, b in zip(times, times[1:])), default=0.0)
-        col.stop = True
-        stop(server)
-        result.update(
-            requests_burst=len(col.arrived),
-            serve_records_per_s=round(burst_rate, 1),
-            raw_echo_records_per_s=round(raw, 1),
-            serve_ratio_to_raw_echo=round(burst_rate / raw, 3),
-            burst_seconds=round(t_last - col.first, 3),
-            burst_longest_gap_ms=round(1000 * gap, 1),
-        )
+        if "burst" in phases:
+            reqs = [encode_event(data[i % len(data)][0], None, id=f"b{i}")
+                    for i in range(args.requests)]  # fmt: skip
+            produce(bootstrap, "requests", reqs)
+            raw = raw_echo(bootstrap, "requests", "echo", args.requests)
+            col = Collector(bootstrap, "predictions")
+            col.start()
+            server, sport = daemon(common + ["--role=server", "--request-topic=requests",
+                                             "--prediction-topic=predictions",
+                                             "--server-group=load", *args.server_arg],
+                                   tmp, "server")  # fmt: skip
+            procs.append(server)
+            wait(lambda: len(col.arrived) >= args.requests, 600, "the burst's predictions", 0.005)
+            t_last = max(t for t, _ in col.arrived.values())
+            burst_rate = (len(col.arrived) - 1) / (t_last - col.first)
+            times = sorted(t for t, _ in col.arrived.values())
+            gap = max((b - a for a, b in zip(times, times[1:])), default=0.0)
+            col.stop = True
+            stop(server)
+            result.update(
+                requests_burst=len(col.arrived),
+                serve_records_per_s=round(burst_rate, 1),
+                raw_echo_records_per_s=round(raw, 1),
+                serve_ratio_to_raw_echo=round(burst_rate / raw, 3),
+                burst_seconds=round(t_last - col.first, 3),
+                burst_longest_gap_ms=round(1000 * gap, 1),
+            )
 
         # 3. paced latency --------------------------------------------------------------------
-        col = Collector(bootstrap, "paced-predictions")
-        col.start()
-        server, sport = daemon(common + ["--role=server", "--request-topic=paced",
-                                         "--prediction-topic=paced-predictions",
-                                         "--server-group=paced"], tmp, "paced")  # fmt: skip
-        procs.append(server)
-        producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
-        for i in range(args.warmup):  # steady state: the first answers include the group join
-            producer.send("paced", encode_event(data[i % len(data)][0], None, id=f"w{i}"))
-            time.sleep(1.0 / args.rate)
-        producer.flush()
-        wait(lambda: all(f"w{i}" in col.arrived for i in range(args.warmup)), 120,
-             "the server to answer the warm-up requests", 0.005)  # fmt: skip
-        time.sleep(0.5)
-        sent: dict[str, float] = {}
-        interval = 1.0 / args.rate
-        start = time.perf_counter()
-        for i in range(args.paced):
-            rid = f"p{i}"
-            msg = encode_event(data[i % len(data)][0], None, id=rid)
-            sent[rid] = time.perf_counter()
-            producer.send("paced", msg)
-            delay = start + (i + 1) * interval - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-        producer.flush()
-        actual_rate = args.paced / (time.perf_counter() - start)
-        wait(lambda: all(r in col.arrived for r in sent), 120, "the paced predictions", 0.01)
-        col.stop = True
-        e2e = [col.arrived[r][0] - t for r, t in sent.items()]
-        if os.environ.get("SERVE_LOAD_DEBUG"):
-            slow = [(round(t - start, 3), round(1000 * (col.arrived[r][0] - t), 1),
-                     round(1000 * (col.arrived[r][1]["latency_seconds"] or -1), 1))
-                    for r, t in sent.items() if col.arrived[r][0] - t > 0.02]  # fmt: skip
-            slow.sort(key=lambda s: -s[1])
-            print("slowest requests (s after start, ms):", slow[:40], file=sys.stderr)
-        model_s = [col.arrived[r][1]["predict_seconds"] for r in sent]
-        stop(server)
-        producer.close()
-        raw_e2e = raw_paced_echo(bootstrap, data, args)
-        result.update(
-            paced_requests=len(sent),
-            paced_rate_per_s=round(actual_rate, 1),
-            e2e_latency_p50_ms=round(1000 * percentile(e2e, 0.5), 3),
-            e2e_latency_p99_ms=round(1000 * percentile(e2e, 0.99), 3),
-            predict_latency_p50_ms=round(1000 * percentile(model_s, 0.5), 3),
-            predict_latency_p99_ms=round(1000 * percentile(model_s, 0.99), 3),
-            raw_echo_e2e_latency_p50_ms=round(1000 * percentile(raw_e2e, 0.5), 3),
-            raw_echo_e2e_latency_p99_ms=round(1000 * percentile(raw_e2e, 0.99), 3),
-        )
+        if "paced" in phases:
+            col = Collector(bootstrap, "paced-predictions")
+            col.start()
+            server, sport = daemon(common + ["--role=server", "--request-topic=paced",
+                                             "--prediction-topic=paced-predictions",
+                                             "--server-group=paced", *args.server_arg],
+                                   tmp, "paced")  # fmt: skip
+            procs.append(server)
+            producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+            for i in range(args.warmup):  # steady state: the first answers include the group join
+                producer.send("paced", encode_event(data[i % len(data)][0], None, id=f"w{i}"))
+                time.sleep(1.0 / args.rate)
+            producer.flush()
+            wait(lambda: all(f"w{i}" in col.arrived for i in range(args.warmup)), 120,
+                 "the server to answer the warm-up requests", 0.005)  # fmt: skip
+            time.sleep(0.5)
+            sent: dict[str, float] = {}
+            interval = 1.0 / args.rate
+            start = time.perf_counter()
+            for i in range(args.paced):
+                rid = f"p{i}"
+                msg = encode_event(data[i % len(data)][0], None, id=rid)
+                sent[rid] = time.perf_counter()
+                producer.send("paced", msg)
+                delay = start + (i + 1) * interval - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            producer.flush()
+            actual_rate = args.paced / (time.perf_counter() - start)
+            wait(lambda: all(r in col.arrived for r in sent), 120, "the paced predictions", 0.01)
+            col.stop = True
+            e2e = [col.arrived[r][0] - t for r, t in sent.items()]
+            if os.environ.get("SERVE_LOAD_DEBUG"):
+                slow = [(round(t - start, 3), round(1000 * (col.arrived[r][0] - t), 1),
+                         round(1000 * (col.arrived[r][1]["latency_seconds"] or -1), 1))
+                        for r, t in sent.items() if col.arrived[r][0] - t > 0.02]  # fmt: skip
+                slow.sort(key=lambda s: -s[1])
+                print("slowest requests (s after start, ms):", slow[:40], file=sys.stderr)
+            model_s = [col.arrived[r][1]["predict_seconds"] for r in sent]
+            stop(server)
+            producer.close()
+            raw_e2e = raw_paced_echo(bootstrap, data, args)
+            result.update(
+                paced_requests=len(sent),
+                paced_rate_per_s=round(actual_rate, 1),
+                e2e_latency_p50_ms=round(1000 * percentile(e2e, 0.5), 3),
+                e2e_latency_p99_ms=round(1000 * percentile(e2e, 0.99), 3),
+                predict_latency_p50_ms=round(1000 * percentile(model_s, 0.5), 3),
+                predict_latency_p99_ms=round(1000 * percentile(model_s, 0.99), 3),
+                raw_echo_e2e_latency_p50_ms=round(1000 * percentile(raw_e2e, 0.5), 3),
+                raw_echo_e2e_latency_p99_ms=round(1000 * percentile(raw_e2e, 0.99), 3),
+                e2e_p99_ratio_to_raw_echo=round(
+                    percentile(e2e, 0.99) / percentile(raw_e2e, 0.99), 3
+                ),
+                serving_settings=serving_settings(args.server_arg),
+            )
         result["loadavg_1min_end"] = round(os.getloadavg()[0], 2)
         result["targets"] = {
-            "burst >= 10000 requests/s": result["serve_records_per_s"] >= 10000,
-            "paced 1000/s p99 <= 20 ms": result["e2e_latency_p99_ms"] <= 20,
-            "learning >= 80% of in-process": result["learn_ratio_to_inprocess"] >= 0.8,
+            "burst >= 10000 requests/s": result.get("serve_records_per_s", 0) >= 10000,
+            "paced 1000/s p99 <= 20 ms": result.get("e2e_latency_p99_ms", 1e9) <= 20,
+            "learning >= 80% of in-process": result.get("learn_ratio_to_inprocess", 0) >= 0.8,
         }
         print(json.dumps(result, indent=2))
     finally:
