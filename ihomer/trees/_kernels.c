@@ -726,7 +726,95 @@ static PyObject *row_local(PyObject *self, PyObject *const *args, Py_ssize_t nar
     return Py_BuildValue("nnOd", k, unknown, dense && k ? Py_True : Py_False, x2);
 }
 
+PyDoc_STRVAR(scaler_flush_doc,
+"scaler_flush(cnt, sq, inv, rows) -> None\n\n"
+"Add the buffered rows [(idx or None for 0..n-1, val), ...] to a feature scaler and refresh\n"
+"its inverse scales, as FeatureScaler.flush: per feature, cnt += the rows that have it,\n"
+"sq += the sum over those rows of val^2 (in row order, from 0), then inv = sqrt(cnt / sq)\n"
+"where sq > 0, else 0 (only the features the rows touch change).");
+
+static PyObject *scaler_flush(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyList_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "scaler_flush: expected (cnt, sq, inv, list of rows)");
+        return NULL;
+    }
+    Bufs bs = {.n = 0};
+    Py_buffer *cb, *qb, *ib;
+    if (!(cb = take(&bs, args[0], 'd', 1, "cnt")) || !(qb = take(&bs, args[1], 'd', 1, "sq")) ||
+        !(ib = take(&bs, args[2], 'd', 1, "inv"))) {
+        release(&bs);
+        return NULL;
+    }
+    const Py_ssize_t cap = len(cb);
+    if (len(qb) != cap || len(ib) != cap) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "scaler_flush: inconsistent array shapes");
+        return NULL;
+    }
+    double *cnt = cb->buf, *sq = qb->buf, *inv = ib->buf;
+    double *acc = calloc((size_t)(cap ? cap : 1), 2 * sizeof(double));
+    if (!acc) {
+        release(&bs);
+        return PyErr_NoMemory();
+    }
+    double *hit = acc + cap;
+    PyObject *rows = args[3];
+    const Py_ssize_t R = PyList_GET_SIZE(rows);
+    int bad = 0;
+    for (Py_ssize_t r = 0; r < R && !bad; r++) {
+        PyObject *t = PyList_GET_ITEM(rows, r);
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 2) {
+            PyErr_SetString(PyExc_TypeError, "scaler_flush: a row must be (idx, val)");
+            bad = 1;
+            break;
+        }
+        Py_buffer xb, vb;
+        PyObject *oi = PyTuple_GET_ITEM(t, 0);
+        const int dense = oi == Py_None;
+        if ((!dense && get(oi, &xb, 'q', 0, "idx") < 0)) {
+            bad = 1;
+            break;
+        }
+        if (get(PyTuple_GET_ITEM(t, 1), &vb, 'd', 0, "val") < 0) {
+            if (!dense)
+                PyBuffer_Release(&xb);
+            bad = 1;
+            break;
+        }
+        const Py_ssize_t n = len(&vb);
+        const int64_t *idx = dense ? NULL : (const int64_t *)xb.buf;
+        if ((!dense && len(&xb) != n) || check_rows(idx, n, cap) < 0) {
+            PyErr_SetString(PyExc_ValueError, "scaler_flush: a row's ids are beyond the arrays");
+            bad = 1;
+        } else {
+            const double *v = vb.buf;
+            for (Py_ssize_t i = 0; i < n; i++) {
+                const Py_ssize_t f = idx ? idx[i] : i;
+                acc[f] += v[i] * v[i];
+                hit[f] += 1.0;
+            }
+        }
+        if (!dense)
+            PyBuffer_Release(&xb);
+        PyBuffer_Release(&vb);
+    }
+    if (!bad)
+        for (Py_ssize_t f = 0; f < cap; f++)
+            if (hit[f] != 0.0) {
+                cnt[f] += hit[f];
+                sq[f] += acc[f];
+                inv[f] = sq[f] > 0.0 ? sqrt(cnt[f] / sq[f]) : 0.0;
+            }
+    free(acc);
+    release(&bs);
+    if (bad)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"scaler_flush", (PyCFunction)(void (*)(void))scaler_flush, METH_FASTCALL, scaler_flush_doc},
     {"leaf_learn", (PyCFunction)(void (*)(void))leaf_learn, METH_FASTCALL, leaf_learn_doc},
     {"row_local", (PyCFunction)(void (*)(void))row_local, METH_FASTCALL, row_local_doc},
     {"linear_proba", linear_proba, METH_VARARGS, linear_proba_doc},

@@ -14,7 +14,9 @@
 * :func:`leaf_learn`: a leaf's whole learning step in one call (the naive Bayes log-odds,
   :func:`leaf_step`, the label priors and :func:`stats_add`);
 * :func:`row_local`: a row in a tree's columns, scaled, for prediction
-  (:meth:`ihomer.trees.tree.MultiLabelHoeffdingTree.predict_proba`).
+  (:meth:`ihomer.trees.tree.MultiLabelHoeffdingTree.predict_proba`);
+* :func:`scaler_flush`: the feature scaler's batched update
+  (:meth:`ihomer.trees.leaf_models.FeatureScaler.flush`).
 
 Each is a few thousand floating-point operations, which numpy spends about 25 calls on; the C
 extension ``ihomer.trees._kernels`` (built by ``pip install``, optional) does the same arithmetic
@@ -47,6 +49,7 @@ __all__ = [
     "stats_add",
     "nb_fit",
     "row_local",
+    "scaler_flush",
     "set_backend",
     "backend",
 ]
@@ -379,13 +382,37 @@ def row_local_numpy(
     return k, unknown, dense, float(np.sum(xs[:k] * xs[:k]))
 
 
+def scaler_flush_numpy(
+    cnt: np.ndarray,
+    sq: np.ndarray,
+    inv: np.ndarray,
+    rows: list[tuple[np.ndarray | None, np.ndarray]],
+) -> None:
+    """Reference implementation of ``scaler_flush``: add the rows ``(idx, val)`` (``idx`` None
+    for the dense row ``0..n-1``) to a :class:`~ihomer.trees.leaf_models.FeatureScaler`'s
+    counts ``cnt`` and squared sums ``sq`` (each feature's batch sum from 0, in row order, then
+    added), and set ``inv`` = ``sqrt(cnt / sq)`` where ``sq > 0``, else 0, in place."""
+    if not rows:
+        return
+    cap = cnt.size
+    cols = np.concatenate(
+        [np.arange(v.size, dtype=np.int64) if i is None else i for i, v in rows]
+    )
+    vals = np.concatenate([v for _, v in rows])
+    cnt += np.bincount(cols, minlength=cap)
+    sq += np.bincount(cols, weights=vals * vals, minlength=cap)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv[:] = np.where(sq > 0, np.sqrt(cnt / sq), 0.0)
+
+
 leaf_learn = leaf_learn_numpy
+scaler_flush = scaler_flush_numpy
 row_local = row_local_numpy
 
 
 def set_backend(name: str) -> None:
     """Use ``"compiled"`` (raises ``ValueError`` when the extension is not built) or ``"numpy"``."""
-    global leaf_step, nb_add, stats_add, nb_fit, linear_proba, leaf_learn, row_local
+    global leaf_step, nb_add, stats_add, nb_fit, linear_proba, leaf_learn, row_local, scaler_flush
     if name == "compiled":
         if _kernels is None:
             raise ValueError("the compiled kernels (ihomer.trees._kernels) are not built")
@@ -393,11 +420,13 @@ def set_backend(name: str) -> None:
         stats_add, nb_fit = _kernels.stats_add, _kernels.nb_fit
         linear_proba = _kernels.linear_proba
         leaf_learn, row_local = _kernels.leaf_learn, _kernels.row_local
+        scaler_flush = _kernels.scaler_flush
     elif name == "numpy":
         leaf_step, nb_add = leaf_step_numpy, nb_add_numpy
         stats_add, nb_fit = stats_add_numpy, nb_fit_numpy
         linear_proba = linear_proba_numpy
         leaf_learn, row_local = leaf_learn_numpy, row_local_numpy
+        scaler_flush = scaler_flush_numpy
     else:
         raise ValueError(f"backend must be 'compiled' or 'numpy', got {name!r}")
 

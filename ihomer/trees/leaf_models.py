@@ -147,33 +147,13 @@ class FeatureScaler:
             self.flush()
 
     def flush(self) -> None:
+        """Add the buffered rows to the counts and refresh the scales
+        (:func:`ihomer.trees.kernels.scaler_flush`)."""
         if not self.buf:
             return
-        buf = self.buf
-        n0 = buf[0][0].size
-        if n0 and n0 <= self.cnt.size and all(b[-1] is True and b[0].size == n0 for b in buf):
-            # every row is arange(n0): per-column sums in row order, as bincount adds them
-            self.buf = []
-            if len(buf) == 1:
-                v = buf[0][1]
-                sq = v * v
-            else:
-                V = np.array([b[1] for b in buf])
-                V *= V
-                sq = V.sum(0)
-            self.cnt[:n0] += len(buf)
-            self.sq[:n0] += sq
-            with np.errstate(divide="ignore", invalid="ignore"):
-                self.inv = np.where(self.sq > 0, np.sqrt(self.cnt / self.sq), 0.0)
-            return
-        cols = np.concatenate([b[0] for b in self.buf])
-        vals = np.concatenate([b[1] for b in self.buf])
+        rows = [(None if dense else idx, val) for idx, val, dense in self.buf]
         self.buf = []
-        cap = self.cnt.size
-        self.cnt += np.bincount(cols, minlength=cap)
-        self.sq += np.bincount(cols, weights=vals * vals, minlength=cap)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self.inv = np.where(self.sq > 0, np.sqrt(self.cnt / self.sq), 0.0)
+        kernels.scaler_flush(self.cnt, self.sq, self.inv, rows)
 
     def nbytes(self) -> int:
         return self.cnt.nbytes + self.sq.nbytes + self.inv.nbytes

@@ -271,6 +271,37 @@ def test_leaf_learn_rejects_bad_buffers_instead_of_reading_out_of_bounds():
         kernels._kernels.leaf_learn(*args[:-1])
 
 
+@compiled
+def test_scaler_flush_matches_the_numpy_reference_bit_for_bit():
+    rng = np.random.default_rng(19)
+    for _ in range(200):
+        F = int(rng.integers(1, 40))
+        start = rng.integers(0, 5, F).astype(float)
+        state = (start, start * rng.random(F) * 3, rng.random(F))  # cnt, sq, inv (stale)
+        rows = []
+        for _ in range(int(rng.integers(0, 33))):
+            if rng.random() < 0.3:
+                n = int(rng.integers(0, F + 1))
+                rows.append((None, rng.normal(size=n) * (rng.random(n) < 0.8)))
+            else:
+                n = int(rng.integers(0, F + 1))
+                rows.append((rng.choice(F, n, replace=False).astype(np.int64), rng.normal(size=n)))
+        a, b = [x.copy() for x in state], [x.copy() for x in state]
+        kernels.scaler_flush_numpy(*a, rows)
+        kernels._kernels.scaler_flush(*b, rows)
+        touched = np.zeros(F, dtype=bool)
+        for idx, val in rows:
+            touched[np.arange(val.size) if idx is None else idx] = True
+        for x, y in zip(a[:2], b[:2]):
+            assert np.array_equal(x, y)
+        assert np.array_equal(a[2][touched], b[2][touched])  # untouched scales are left alone
+    with pytest.raises(ValueError, match="scaler_flush"):
+        beyond = [(np.array([2]), np.ones(1))]
+        kernels._kernels.scaler_flush(np.zeros(2), np.zeros(2), np.zeros(2), beyond)
+    with pytest.raises(TypeError, match="scaler_flush"):
+        kernels._kernels.scaler_flush(np.zeros(2), np.zeros(2), np.zeros(2), [(None,)])
+
+
 def test_set_backend_rejects_unknown_names(backend):
     with pytest.raises(ValueError, match="backend must be"):
         backend("fortran")
