@@ -117,15 +117,19 @@ def _check_feature(source: str, name: str, v: Any) -> Any:
 
 
 _NUMBER_TYPES = ({float}, {float, int}, {int})
+_FLOATS = {float}
 
 
 def _all_finite_numbers(x: dict) -> bool:
     """The common case in C loops: only floats/ints, whose float sum is finite (any inf, nan or
-    integer beyond the float range makes ``fsum`` raise or return a non-finite sum)."""
-    if set(map(type, x.values())) not in _NUMBER_TYPES:
+    integer beyond the float range makes ``fsum`` raise or return a non-finite sum). Floats
+    only: the plain ``sum`` (a third of ``fsum``'s time; a sum that overflows sends the record
+    to the per-feature check, which accepts it)."""
+    types = set(map(type, x.values()))
+    if types not in _NUMBER_TYPES:
         return not x
     try:
-        total = math.fsum(x.values())
+        total = sum(x.values()) if types == _FLOATS else math.fsum(x.values())
     except (OverflowError, ValueError):
         return False
     return total - total == 0.0
