@@ -213,9 +213,11 @@ class ClusterSet:
         pc: np.ndarray,
         own: np.ndarray | None,
         t: int,
+        n_wrong: int | None = None,
     ) -> None:
         """Cluster ``k`` learns one instance: ``yc`` its labels, ``pc`` what was served for
-        them (bool), ``own`` its learner's probabilities (None: not asked)."""
+        them (bool), ``own`` its learner's probabilities (None: not asked); ``n_wrong``, when
+        the caller knows it, is ``count_nonzero(pc != yc)``."""
         c = self.clusters[k]
         if c.handover is not None:
             q = own if own is not None else c.learner.predict_proba(row)
@@ -230,7 +232,9 @@ class ClusterSet:
                     cluster_size=len(c.labels),
                 )  # fmt: skip
         elif c.monitor is not None:
-            err = float(np.count_nonzero(pc != yc)) / len(yc)
+            if n_wrong is None:
+                n_wrong = int(np.count_nonzero(pc != yc))
+            err = float(n_wrong) / len(yc)
             self._local_drift(c, row, yc, err, t)
         c.learner.learn(row, yc)
         c.n += 1

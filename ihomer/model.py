@@ -466,7 +466,8 @@ class IHOMER(base.MultiLabelClassifier):
             row = pending[4]  # the prediction's row: x held no unseen feature
         else:
             row = self._features.encode(x)
-        ids = np.array(list(map(ids_of.__getitem__, present)), dtype=np.int64)
+        id_list = list(map(ids_of.__getitem__, present))
+        ids = np.array(id_list, dtype=np.int64)
         ytrue = np.zeros(len(self._labels), dtype=bool)
         ytrue[ids] = True
 
@@ -493,8 +494,10 @@ class IHOMER(base.MultiLabelClassifier):
                 meta = np.array([len(ids) > 0]) if cset.clusters else np.zeros(0, dtype=bool)
                 self._router.learn(row.idx, row.val, meta)
             active = range(len(cset.clusters))
-        if self._whole is not None and not routed:
-            cset.learn(0, row, ytrue, on_all, own[0], self._n)  # (no per-cluster copies)
+        if self._whole is not None and not routed:  # (no per-cluster copies; its errors are
+            # the false positives plus the false negatives, from the counts above)
+            n_wrong = n_pred + len(id_list) - 2 * n_both
+            cset.learn(0, row, ytrue, on_all, own[0], self._n, n_wrong)
         else:
             for k in active:
                 c = cset.clusters[k]
@@ -510,7 +513,7 @@ class IHOMER(base.MultiLabelClassifier):
                     self._space.speed_up_fading(0.5)
 
         self._pos[ids] += 1.0
-        self._count_set(ids)
+        self._count_set(id_list)
         if self.partitioning == "hierarchy":
             self._record(self._space.learn(present))
         if (
@@ -647,12 +650,12 @@ class IHOMER(base.MultiLabelClassifier):
             return [(lab,) for lab in self._labels]
         return self._space.partition
 
-    def _count_set(self, ids: np.ndarray) -> None:
-        if len(ids) == 0:
+    def _count_set(self, ids: list[int]) -> None:
+        if not ids:
             self._n_empty += 1
             return
         counts = self._set_counts
-        counts[tuple(sorted(ids.tolist()))] += 1
+        counts[tuple(sorted(ids))] += 1
         if len(counts) > 20_000:  # bounded memory: keep the most frequent half
             keep = counts.most_common(10_000)
             counts.clear()
