@@ -327,6 +327,17 @@ def main() -> None:
                   f"--checkpoint-path={tmp / 'model.ckpt'}",
                   f"--max-poll-records={args.max_poll_records}"]  # fmt: skip
 
+        def serve(requests: str, predictions: str, group: str, name: str):
+            """Collect ``predictions``, then start a serving daemon on ``requests``."""
+            col = Collector(bootstrap, predictions)
+            col.start()
+            server, _ = daemon(common + ["--role=server", f"--request-topic={requests}",
+                                         f"--prediction-topic={predictions}",
+                                         f"--server-group={group}", *args.server_arg],
+                               tmp, name)  # fmt: skip
+            procs.append(server)
+            return col, server
+
         # 1. learning ------------------------------------------------------------------------
         if "learn" in phases:
             labelled = [encode_event(*data[i % len(data)], id=i) for i in range(args.labelled)]
@@ -369,13 +380,7 @@ def main() -> None:
                     for i in range(args.requests)]  # fmt: skip
             produce(bootstrap, "requests", reqs)
             raw = raw_echo(bootstrap, "requests", "echo", args.requests)
-            col = Collector(bootstrap, "predictions")
-            col.start()
-            server, sport = daemon(common + ["--role=server", "--request-topic=requests",
-                                             "--prediction-topic=predictions",
-                                             "--server-group=load", *args.server_arg],
-                                   tmp, "server")  # fmt: skip
-            procs.append(server)
+            col, server = serve("requests", "predictions", "load", "server")
             wait(lambda: len(col.arrived) >= args.requests, 600, "the burst's predictions", 0.005)
             t_last = max(t for t, _ in col.arrived.values())
             burst_rate = (len(col.arrived) - 1) / (t_last - col.first)
@@ -394,13 +399,7 @@ def main() -> None:
 
         # 3. paced latency --------------------------------------------------------------------
         if "paced" in phases:
-            col = Collector(bootstrap, "paced-predictions")
-            col.start()
-            server, sport = daemon(common + ["--role=server", "--request-topic=paced",
-                                             "--prediction-topic=paced-predictions",
-                                             "--server-group=paced", *args.server_arg],
-                                   tmp, "paced")  # fmt: skip
-            procs.append(server)
+            col, server = serve("paced", "paced-predictions", "paced", "paced")
             producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
             for i in range(args.warmup):  # steady state: the first answers include the group join
                 producer.send("paced", encode_event(data[i % len(data)][0], None, id=f"w{i}"))

@@ -30,15 +30,17 @@ _RENORMALISE_ABOVE = 1e100  # rescale everything before the unscaled weights ove
 _TINY = 1e-12  # denominators below this (rounding residue) count as 0: distance 1
 _SHIFT = np.int64(32)  # pair key = a << 32 | b with a < b
 _LOW = np.int64((1 << 32) - 1)
-_TRIU: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+_PAIRS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _triu(k: int) -> tuple[np.ndarray, np.ndarray]:
-    got = _TRIU.get(k)
+def pair_indices(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of the ``k(k-1)/2`` pairs ``i < j`` of ``k`` items
+    (``np.triu_indices(k, 1)``, cached for ``k <= 512``)."""
+    got = _PAIRS.get(k)
     if got is None:
         got = np.triu_indices(k, 1)
-        if k <= 256:
-            _TRIU[k] = got
+        if k <= 512:
+            _PAIRS[k] = got
     return got
 
 
@@ -49,7 +51,7 @@ def pair_keys(labels: np.ndarray) -> np.ndarray:
     True
     """
     a = np.sort(labels.astype(np.int64, copy=False))
-    iu, ju = _triu(a.size)
+    iu, ju = pair_indices(a.size)
     return (a[iu] << _SHIFT) | a[ju]
 
 

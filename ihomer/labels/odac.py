@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ihomer.hoeffding import hoeffding_bound
+from ihomer.labels.cooccurrence import pair_indices
 
 __all__ = [
     "Diameters",
@@ -49,17 +50,6 @@ class Diameters:
     n_pairs: int
 
 
-_PAIRS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _pairs(k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column indices of the ``k(k-1)/2`` pairs (cached for small ``k``)."""
-    got = _PAIRS.get(k)
-    if got is None:
-        got = np.triu_indices(k, 1)
-        if k <= 512:
-            _PAIRS[k] = got
-    return got
 
 
 def diameters(dist: np.ndarray) -> Diameters:
@@ -78,7 +68,7 @@ def diameters(dist: np.ndarray) -> Diameters:
     k = dist.shape[0]
     if k < 2:
         raise ValueError(f"diameters: need at least 2 labels, got {k}")
-    iu, ju = _pairs(k)
+    iu, ju = pair_indices(k)
     d = dist[iu, ju]
     p = int(np.argmax(d))
     d1 = float(d[p])
