@@ -287,17 +287,21 @@ class LeafStats:
         zp: np.ndarray,
         zw: np.ndarray,
         min_branch: float,
+        rows: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, tuple]:
         """Merits (D, K) of the "x <= t" splits of features ``d`` at thresholds ``t`` (D, K),
-        and the children's (left_on, left_w, right_on, right_w) (D, K, L)."""
+        and the children's (left_on, left_w, right_on, right_w) (D, K, L). ``rows`` (optional)
+        are the features' rows in the statistics when ``d`` indexes a subset of them (the
+        other arrays are that subset's)."""
         nz, nzp = self.nz, self.nzp
+        g = d if rows is None else rows[d]
         t = mean[d, None] + sd[d, None] * z_grid[None, :]  # (D, K)
-        won = nzp[d, :, 0]
-        woff = nz[d, 0][:, None] - won
-        son = nzp[d, :, 1]
-        soff = nz[d, 1][:, None] - son
-        qon = nzp[d, :, 2]
-        qoff = nz[d, 2][:, None] - qon
+        won = nzp[g, :, 0]
+        woff = nz[g, 0][:, None] - won
+        son = nzp[g, :, 1]
+        soff = nz[g, 1][:, None] - son
+        qon = nzp[g, :, 2]
+        qoff = nz[g, 2][:, None] - qon
         left_on = _gauss_left(won, son, qon, t)  # (D, K, L)
         left_off = _gauss_left(woff, soff, qoff, t)
         zl = (t >= 0.0)[:, :, None]
@@ -324,8 +328,19 @@ class LeafStats:
         if nf == 0 or self.w <= 0:
             return None
         wf, pf = self.observed(nf)
-        nz = self.nz[:nf]
-        zp, zw, nzpos, nzw = self.zero_split_stats(nf)
+        # Only a feature whose non-zero weight can fill a branch can split: a zero split puts
+        # the non-zeros on one side, and a threshold split on the non-zero values leaves one
+        # side inside them, so below min_branch x the observed weight every split of it is
+        # refused (-inf). Skipping those (most words of a text stream) changes no merit. The
+        # 1e-9 keeps the features at the boundary, which the rounding below decides as before.
+        rows = np.flatnonzero(self.nz[:nf, 0] >= min_branch * (1.0 - 1e-9) * wf)
+        if rows.size == 0:
+            return None
+        wf, pf = wf[rows], pf[rows]
+        nz = self.nz[rows]
+        nzw = nz[:, 0]
+        nzpos = self.nzp[rows, :, 0]
+        zp, zw = pf - nzpos, wf - nzw
         wcol = wf[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             # exact zero split
@@ -338,43 +353,48 @@ class LeafStats:
             mean = nz[:, 1] / nz[:, 0]
             sd = np.sqrt(np.maximum(nz[:, 2] / nz[:, 0] - mean * mean, 0.0))
             dense = np.flatnonzero((sd > 1e-12 * (np.abs(mean) + 1.0)) & (nz[:, 0] > 0))
-            m_thr = np.full(nf, -np.inf)
-            t_best = np.zeros(nf)
-            k_best = np.zeros(nf, dtype=np.int64)
+            nr = rows.size
+            m_thr = np.full(nr, -np.inf)
+            t_best = np.zeros(nr)
+            k_best = np.zeros(nr, dtype=np.int64)
             # in blocks of features: the temporaries are (block, thresholds, labels) arrays
             L = pf.shape[1]
             block = max(1, self.SPLIT_BLOCK // max(1, z_grid.size * L))
             for i in range(0, dense.size, block):
                 d = dense[i : i + block]
-                m, t, _ = self._threshold_merits(d, mean, sd, z_grid, wf, pf, zp, zw, min_branch)
+                m, t, _ = self._threshold_merits(
+                    d, mean, sd, z_grid, wf, pf, zp, zw, min_branch, rows
+                )
                 k = m.argmax(1)
-                rows = np.arange(d.size)
-                m_thr[d] = m[rows, k]
-                t_best[d] = t[rows, k]
+                at = np.arange(d.size)
+                m_thr[d] = m[at, k]
+                t_best[d] = t[at, k]
                 k_best[d] = k
             m_zero = np.nan_to_num(m_zero, nan=-np.inf)
-        per_feature = np.maximum(m_zero, m_thr)
+        per_feature = np.full(nf, -np.inf)  # the skipped features' -inf, so ties between
+        per_feature[rows] = np.maximum(m_zero, m_thr)  # equal merits fall as before
         if not np.isfinite(per_feature).any():
             return None
         order = np.argsort(-per_feature)
         f = int(order[0])
+        i = int(np.searchsorted(rows, f))
         second = float(per_feature[order[1]]) if nf > 1 else 0.0
         if not np.isfinite(second):
             second = 0.0
-        if m_zero[f] >= m_thr[f]:
-            lp, lw = zp[f].copy(), np.full(pf.shape[1], zw[f])
-            rp, rw = nzpos[f].copy(), np.full(pf.shape[1], nzw[f])
-            kind, thr, merit = ZERO_SPLIT, 0.0, float(m_zero[f])
+        if m_zero[i] >= m_thr[i]:
+            lp, lw = zp[i].copy(), np.full(L, zw[i])
+            rp, rw = nzpos[i].copy(), np.full(L, nzw[i])
+            kind, thr, merit = ZERO_SPLIT, 0.0, float(m_zero[i])
         else:
-            d = np.array([f])
+            d = np.array([i])
             with np.errstate(divide="ignore", invalid="ignore"):
                 _, _, (lo, lwa, ro, rwa) = self._threshold_merits(
-                    d, mean, sd, z_grid, wf, pf, zp, zw, min_branch
+                    d, mean, sd, z_grid, wf, pf, zp, zw, min_branch, rows
                 )
-            kk = k_best[f]
+            kk = k_best[i]
             lp, lw = lo[0, kk].copy(), lwa[0, kk].copy()
             rp, rw = ro[0, kk].copy(), rwa[0, kk].copy()
-            kind, thr, merit = THRESHOLD_SPLIT, float(t_best[f]), float(m_thr[f])
+            kind, thr, merit = THRESHOLD_SPLIT, float(t_best[i]), float(m_thr[i])
         return SplitCandidate(
             feature=f,
             kind=kind,
