@@ -91,7 +91,7 @@ def test_live_metrics_equal_offline_prequential(broker, topics, daemons, tmp_pat
 def test_sigkill_then_restart_loses_nothing_and_bounds_replays(broker, topics, daemons, tmp_path):
     topic = topics("crash", partitions=2)
     messages = yeast_messages(1600)
-    interval = 400
+    interval = 700  # checkpoints at 700 and 1,400: the kill below lands 100 past the first
     p = producer(broker.bootstrap)
     for i, m in enumerate(messages):
         p.send(topic, m, partition=i % 2)
@@ -102,8 +102,18 @@ def test_sigkill_then_restart_loses_nothing_and_bounds_replays(broker, topics, d
         broker, topic, tmp_path, checkpoint_interval=interval, audit_log=audit, max_poll_records=50
     )
     d1 = daemons(*args, name="first")
-    # Kill it mid-stream, between two checkpoints.
-    wait_for(lambda: learned(d1, topic) >= interval + 100, 120, "the first run to learn")
+    # Kill it mid-stream, between two checkpoints: once the first checkpoint is written and
+    # 100 more records are learned. Watched in the files, polled often: scraping the metrics
+    # endpoint lagged enough under load for the learner to reach the next checkpoint (a kill
+    # in its write found no model.ckpt; the restart then loads the previous generation).
+    ckpt = tmp_path / "model.ckpt"
+
+    def past_first_checkpoint() -> bool:
+        return ckpt.exists() and audit.exists() and len(audit.read_bytes().splitlines()) >= (
+            interval + 100
+        )
+
+    wait_for(past_first_checkpoint, 120, "the first run to learn", interval=0.002)
     d1.kill()
     n_first = sum(1 for _ in audit.open())
     assert n_first < len(messages), "the first run finished before the kill: test is void"
