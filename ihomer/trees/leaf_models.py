@@ -31,8 +31,6 @@ from ihomer.trees import kernels
 from ihomer.trees.arrays import grow_rows
 from ihomer.trees.kernels import LAST, LINEAR, NB, PRIOR  # candidate indices, one definition
 
-_NO_MISSING = np.empty(0, dtype=np.int64)
-
 __all__ = ["LeafModel", "FeatureScaler", "CANDIDATES", "LeafConfig"]
 
 CANDIDATES = ("prior", "last_set", "mode_set", "naive_bayes", "linear")
@@ -397,7 +395,7 @@ class LeafModel:
         key: bytes,
         w: float,
         cfg: LeafConfig,
-        nb_logit: np.ndarray | tuple[np.ndarray, np.ndarray] | None = None,
+        nb_params: tuple[np.ndarray, np.ndarray] | None = None,
         rows: slice | None = None,
         val: np.ndarray | None = None,
         stats: Any = None,
@@ -408,10 +406,11 @@ class LeafModel:
         of ``xs``. ``rows``, when given, is ``slice(0, idx.size)`` and says that ``idx`` is
         ``arange(idx.size)`` (dense rows: the weights are read and updated in place).
 
-        ``nb_logit`` is the naive Bayes log-odds of the row, or the parameters ``(base, packed)``
-        of :meth:`~ihomer.trees.observers.LeafStats.nb_params` to compute them from the row's
-        raw values ``val``; ``stats`` (a :class:`~ihomer.trees.observers.LeafStats`, optional)
-        also gets the row added (its non-zeros; missing values are the caller's).
+        ``nb_params`` are the naive Bayes parameters ``(base, packed)`` of
+        :meth:`~ihomer.trees.observers.LeafStats.nb_params` (None: no naive Bayes candidate),
+        from which the row's log-odds are computed with its raw values ``val``; ``stats`` (a
+        :class:`~ihomer.trees.observers.LeafStats`, optional) also gets the row added (its
+        non-zeros; missing values are the caller's).
 
         Scoring, selection, the linear models' normalised SGD step on the log-loss (non-zero
         inputs only), the label priors and the statistics are one
@@ -419,28 +418,17 @@ class LeafModel:
         if self.lr is None:  # (a leaf pickled before leaves kept their own step sizes)
             self.lr = cfg.lr
         wg = w * self.pg
-        if nb_logit is None or isinstance(nb_logit, tuple):
-            base, packed = (None, None) if nb_logit is None else nb_logit
-            st = stats
-            err, self.chosen = kernels.leaf_learn(
-                self.W, self.b, None if rows is not None else idx, xs, x2, y, self.pp, self.pw,
-                self.last, self.mode_vec, base, packed, val, self.sc, self.mask, self.chosen,
-                cfg.select_fading, self.lr, w, self.G, self.Gb, self.ada, on, wg,
-                None if st is None else st.nz, None if st is None else st.nzp,
-                None if st is None else st.pos,
-            )  # fmt: skip
-            if st is not None:
-                st.w += w
-        else:  # precomputed log-odds
-            err, self.chosen = kernels.leaf_step(
-                self.W, self.b, None if rows is not None else idx, xs, x2, y, self.pp, self.pw,
-                self.last, self.mode_vec, nb_logit, self.sc, self.mask, self.chosen,
-                cfg.select_fading, self.lr, w, self.G, self.Gb, self.ada,
-            )  # fmt: skip
-            if on.size:
-                self.pp[on] += wg
-            if stats is not None:
-                stats.add(idx, val, _NO_MISSING, on, w, rows is not None)
+        base, packed = (None, None) if nb_params is None else nb_params
+        st = stats
+        err, self.chosen = kernels.leaf_learn(
+            self.W, self.b, None if rows is not None else idx, xs, x2, y, self.pp, self.pw,
+            self.last, self.mode_vec, base, packed, val, self.sc, self.mask, self.chosen,
+            cfg.select_fading, self.lr, w, self.G, self.Gb, self.ada, on, wg,
+            None if st is None else st.nz, None if st is None else st.nzp,
+            None if st is None else st.pos,
+        )  # fmt: skip
+        if st is not None:
+            st.w += w  # (the kernel added the row to its arrays)
         self.seen += w
         if self.seen >= self.judge_at:
             self.judge_at = self.seen + self.JUDGE_EVERY

@@ -63,6 +63,20 @@ class SplitCandidate:
     right_w: np.ndarray
 
 
+def splittable(nz_w: np.ndarray, wf: np.ndarray, min_branch: float) -> np.ndarray:
+    """The features (indices) that :meth:`LeafStats.best_split` evaluates: those whose non-zero
+    weight ``nz_w`` can fill a branch. A zero split puts the non-zeros on one side, and a
+    threshold split on the non-zero values leaves one side inside them, so below
+    ``min_branch`` x the observed weight ``wf`` every split of a feature is refused (-inf):
+    skipping those (most words of a text stream) changes no merit. The 1e-9 keeps the
+    features at the boundary, which the rounding of the branch fractions decides as before.
+
+    >>> splittable(np.array([0.0, 1.0, 5.0]), np.array([100.0, 100.0, 100.0]), 0.01).tolist()
+    [1, 2]
+    """
+    return np.flatnonzero(nz_w >= min_branch * (1.0 - 1e-9) * wf)
+
+
 class LeafStats:
     """Split statistics of one leaf (see the module docstring).
 
@@ -328,12 +342,7 @@ class LeafStats:
         if nf == 0 or self.w <= 0:
             return None
         wf, pf = self.observed(nf)
-        # Only a feature whose non-zero weight can fill a branch can split: a zero split puts
-        # the non-zeros on one side, and a threshold split on the non-zero values leaves one
-        # side inside them, so below min_branch x the observed weight every split of it is
-        # refused (-inf). Skipping those (most words of a text stream) changes no merit. The
-        # 1e-9 keeps the features at the boundary, which the rounding below decides as before.
-        rows = np.flatnonzero(self.nz[:nf, 0] >= min_branch * (1.0 - 1e-9) * wf)
+        rows = splittable(self.nz[:nf, 0], wf, min_branch)
         if rows.size == 0:
             return None
         wf, pf = wf[rows], pf[rows]

@@ -126,3 +126,41 @@ def test_naive_bayes_partial_refit_matches_full_refit_on_touched_features():
     assert np.allclose(st.nb[1][:10], ref.nb[1][:10])  # touched features: exact
     assert np.allclose(st.nb_terms[:10], ref.nb_terms[:10])
     assert np.allclose(st.nb[1][10:], ref.nb[1][10:], atol=0.2)  # untouched: close
+
+
+def test_best_split_skips_only_features_that_cannot_split(monkeypatch):
+    """Skipping the features whose non-zero weight cannot fill a branch (observers.splittable)
+    gives the split that evaluating every feature gives, on text-like statistics where most
+    features are rare."""
+    from ihomer.trees import observers
+
+    rng = np.random.default_rng(11)
+    n, f, L = 500, 300, 6
+    rare = rng.random((n, f)) < np.geomspace(0.3, 0.0005, f)  # Zipf-like: most are rare
+    X = np.where(rare, rng.integers(1, 4, (n, f)).astype(float), 0.0)
+    Y = rng.random((n, L)) < 0.3
+    Y[:, 0] |= X[:, 2] > 1  # a threshold split worth finding
+    everything = lambda nz_w, wf, mb: np.arange(nz_w.size)  # noqa: E731
+    n_cases = n_skipped = 0
+    for seed in range(8):
+        w = np.random.default_rng(seed).uniform(0.5, 2.0, n)
+        st = LeafStats(f, L)
+        feed(st, X, Y, w)
+        for mb in (0.01, 0.05):
+            fast = st.best_split(f, min_branch=mb)
+            wf, _ = st.observed(f)
+            n_skipped += f - observers.splittable(st.nz[:f, 0], wf, mb).size
+            with monkeypatch.context() as m:
+                m.setattr(observers, "splittable", everything)
+                slow = st.best_split(f, min_branch=mb)
+            assert (fast is None) == (slow is None)
+            if fast is None:
+                continue
+            n_cases += 1
+            assert (fast.feature, fast.kind) == (slow.feature, slow.kind)
+            assert (fast.threshold, fast.merit, fast.second_merit) == (
+                slow.threshold, slow.merit, slow.second_merit
+            )
+            for a, b in ((fast.left_pos, slow.left_pos), (fast.right_w, slow.right_w)):
+                assert np.array_equal(a, b)
+    assert n_cases >= 8 and n_skipped > 8 * 100  # splits were found, most features skipped
