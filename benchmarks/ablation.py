@@ -119,12 +119,16 @@ VARIANTS: dict[str, Variant] = {
         Variant("no-empty-fallback", "an empty prediction stays empty", {"empty_fallback": False}),
         Variant("no-label-set-leaves", "leaf models without last_set / mode_set", {},
                 {"leaf_model": ("prior", "naive_bayes", "linear")}),
+        Variant("fixed-decision", "P > 0.5 for every label (no learned thresholds)",
+                {"decision": "fixed"}),
+        Variant("balanced-decision", "per-label thresholds halfway between the Hamming- and "
+                "the F1-optimal ones", {"decision": "balanced"}),
     ]
 }  # fmt: skip
 
 #: Variants run on the many-label delicious prefix.
-DELICIOUS_VARIANTS = ("default", "hierarchy", "hierarchy-routed", "binary-relevance",
-                      "binary-relevance-routed")
+DELICIOUS_VARIANTS = ("default", "fixed-decision", "hierarchy", "hierarchy-routed",
+                      "binary-relevance", "binary-relevance-routed")
 
 
 @dataclass(frozen=True)

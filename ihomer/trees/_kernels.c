@@ -813,7 +813,58 @@ static PyObject *scaler_flush(PyObject *self, PyObject *const *args, Py_ssize_t 
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(threshold_count_doc,
+             "threshold_count(counts, P, y, bin_of_percent, lower)\n\n"
+             "The decision layer's counts of one (P, y) pair: counts[2 (j nb + bin(P[j])) + y[j]]\n"
+             "+= 1 for every label j, nb = len(lower) bins; see kernels.threshold_count_numpy.");
+
+static PyObject *threshold_count(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError,
+                        "threshold_count: expected (counts, P, y, bin_of_percent, lower)");
+        return NULL;
+    }
+    Bufs bs = {.n = 0};
+    Py_buffer *cb, *pb, *yb, *tb, *lb;
+    if (!(cb = take(&bs, args[0], 'd', 1, "counts")) || !(pb = take(&bs, args[1], 'd', 0, "P")) ||
+        !(yb = take(&bs, args[2], '?', 0, "y")) ||
+        !(tb = take(&bs, args[3], 'q', 0, "bin_of_percent")) ||
+        !(lb = take(&bs, args[4], 'd', 0, "lower"))) {
+        release(&bs);
+        return NULL;
+    }
+    const Py_ssize_t L = len(pb), nb = len(lb);
+    if (len(yb) != L || len(tb) != 101 || len(cb) < 2 * L * nb) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "threshold_count: inconsistent array shapes");
+        return NULL;
+    }
+    double *counts = cb->buf;
+    const double *P = pb->buf, *lower = lb->buf;
+    const char *y = yb->buf;
+    const int64_t *bin = tb->buf;
+    for (Py_ssize_t j = 0; j < L; j++) {
+        double p = P[j];
+        double q = p * 100.0;
+        if (!(q < 100.0)) /* also NaN: the last bin, as np.minimum(nan, 100) would not give */
+            q = 100.0;
+        if (q < 0.0)
+            q = 0.0;
+        int64_t b = bin[(Py_ssize_t)q];
+        if (b > 0 && p < lower[b])
+            b--;
+        if (b < 0 || b >= nb)
+            continue;
+        counts[2 * (j * nb + b) + (y[j] != 0)] += 1.0;
+    }
+    release(&bs);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"threshold_count", (PyCFunction)(void (*)(void))threshold_count, METH_FASTCALL,
+     threshold_count_doc},
     {"scaler_flush", (PyCFunction)(void (*)(void))scaler_flush, METH_FASTCALL, scaler_flush_doc},
     {"leaf_learn", (PyCFunction)(void (*)(void))leaf_learn, METH_FASTCALL, leaf_learn_doc},
     {"row_local", (PyCFunction)(void (*)(void))row_local, METH_FASTCALL, row_local_doc},

@@ -16,7 +16,11 @@
 * :func:`row_local`: a row in a tree's columns, scaled, for prediction
   (:meth:`ihomer.trees.tree.MultiLabelHoeffdingTree.predict_proba`);
 * :func:`scaler_flush`: the feature scaler's batched update
-  (:meth:`ihomer.trees.leaf_models.FeatureScaler.flush`).
+  (:meth:`ihomer.trees.leaf_models.FeatureScaler.flush`);
+* :func:`threshold_count`: the decision layer's count of one served prediction
+  (:meth:`ihomer.decision.ThresholdSelector.learn`; it is not the tree's, but it is the same
+  kind of loop: a few numpy calls per label per instance). Without the extension it is None and
+  the selector counts its buffered pairs with numpy.
 
 Each is a few thousand floating-point operations, which numpy spends about 25 calls on; the C
 extension ``ihomer.trees._kernels`` (built by ``pip install``, optional) does the same arithmetic
@@ -50,6 +54,8 @@ __all__ = [
     "nb_fit",
     "row_local",
     "scaler_flush",
+    "threshold_count",
+    "threshold_count_numpy",
     "set_backend",
     "backend",
 ]
@@ -405,14 +411,36 @@ def scaler_flush_numpy(
         inv[:] = np.where(sq > 0, np.sqrt(cnt / sq), 0.0)
 
 
+def threshold_count_numpy(
+    counts: np.ndarray,
+    P: np.ndarray,
+    y: np.ndarray,
+    bin_of_percent: np.ndarray,
+    lower: np.ndarray,
+) -> None:
+    """Reference implementation of ``threshold_count``: per label ``j``, add 1 to
+    ``counts[2 (j nb + b) + y[j]]``, with ``nb = lower.size`` bins and ``b`` the bin of ``P[j]``:
+    ``bin_of_percent[floor(100 P[j])]`` (100 P clipped to [0, 100], NaN as 100), less one
+    where ``P[j]`` is below that bin's lower edge ``lower[b]``."""
+    q = P * 100.0
+    q = np.where(q < 100.0, q, 100.0)
+    q = np.maximum(q, 0.0)
+    b = bin_of_percent[q.astype(np.intp)]
+    b -= (b > 0) & (P < lower[b])
+    nb = lower.size
+    counts[2 * (np.arange(P.size) * nb + b) + y] += 1.0
+
+
 leaf_learn = leaf_learn_numpy
 scaler_flush = scaler_flush_numpy
 row_local = row_local_numpy
+threshold_count = None
 
 
 def set_backend(name: str) -> None:
     """Use ``"compiled"`` (raises ``ValueError`` when the extension is not built) or ``"numpy"``."""
     global leaf_step, nb_add, stats_add, nb_fit, linear_proba, leaf_learn, row_local, scaler_flush
+    global threshold_count
     if name == "compiled":
         if _kernels is None:
             raise ValueError("the compiled kernels (ihomer.trees._kernels) are not built")
@@ -421,12 +449,14 @@ def set_backend(name: str) -> None:
         linear_proba = _kernels.linear_proba
         leaf_learn, row_local = _kernels.leaf_learn, _kernels.row_local
         scaler_flush = _kernels.scaler_flush
+        threshold_count = _kernels.threshold_count
     elif name == "numpy":
         leaf_step, nb_add = leaf_step_numpy, nb_add_numpy
         stats_add, nb_fit = stats_add_numpy, nb_fit_numpy
         linear_proba = linear_proba_numpy
         leaf_learn, row_local = leaf_learn_numpy, row_local_numpy
         scaler_flush = scaler_flush_numpy
+        threshold_count = None  # the selector's buffered numpy count
     else:
         raise ValueError(f"backend must be 'compiled' or 'numpy', got {name!r}")
 

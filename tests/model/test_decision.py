@@ -99,7 +99,42 @@ def test_evidence_keeps_an_unproven_label_off():
     assert loose.decide(np.array([0.9]))[0]
 
 
-@pytest.mark.parametrize("decision", ["fixed", "balanced", "hamming", "f1"])
+def test_f1_hamming_cuts_a_rare_sharp_label_low_and_keeps_a_frequent_shy_one_off():
+    # label 0: frequent (30% on) but P = 0.45 says nothing: on would gain F1 at a Hamming
+    # cost far above it. Label 1: rare (7 of 400); P = 0.3 on 16 instances, 7 of them right
+    # (Hamming: off): on gains 0.61 of F1 for 2 more errors in 400
+    def history(i):
+        p1, y1 = (0.3, (i // 25) % 5 < 2) if i % 25 == 0 else (0.01, False)
+        return np.array([0.45, p1]), np.array([i % 10 < 3, y1])
+
+    rules = {
+        "f1_hamming": ThresholdSelector(hamming_cost=2.75),
+        "hamming": ThresholdSelector(hamming_weight=1.0),
+        "f1": ThresholdSelector(hamming_weight=0.0),
+    }
+    for sel in rules.values():
+        sel.resize(2)
+        for i in range(400):
+            sel.learn(*history(i))
+    on = {name: sel.decide(np.array([0.45, 0.3])).tolist() for name, sel in rules.items()}
+    assert on["f1_hamming"] == [False, True]  # Hamming's choice for 0, F1's for 1
+    assert on["hamming"] == [False, False] and on["f1"] == [True, True]
+    # with a high enough cost of errors, the rare label is not worth it either
+    dear = ThresholdSelector(hamming_cost=1000.0)
+    dear.resize(2)
+    for i in range(400):
+        dear.learn(*history(i))
+    assert dear.decide(np.array([0.45, 0.3])).tolist() == [False, False]
+    # a label with fewer than min_positives positives keeps the fixed threshold
+    few = ThresholdSelector(hamming_cost=2.75, min_positives=50)
+    few.resize(2)
+    for i in range(400):
+        few.learn(*history(i))
+    assert few.decide(np.array([0.45, 0.3])).tolist() == [False, False]
+    assert few.decide(np.array([0.45, 0.51])).tolist() == [False, True]
+
+
+@pytest.mark.parametrize("decision", ["fixed", "balanced", "hamming", "f1", "f1_hamming"])
 def test_predict_one_equals_predict_batch(yeast, decision):
     model = IHOMER(decision=decision)
     for x, y in yeast[:250]:
@@ -111,9 +146,9 @@ def test_predict_one_equals_predict_batch(yeast, decision):
         assert p == {lab: q[True] for lab, q in model.predict_proba_one(x).items()}
 
 
-def test_fixed_is_the_default_and_learned_thresholds_change_decisions_only(yeast):
-    assert IHOMER().decision == "fixed"
-    fixed, learned = IHOMER(), IHOMER(decision="balanced")
+def test_f1_hamming_is_the_default_and_learned_thresholds_change_decisions_only(yeast):
+    assert IHOMER().decision == "f1_hamming"
+    fixed, learned = IHOMER(decision="fixed"), IHOMER()
     differ = 0
     for x, y in yeast:
         assert fixed.predict_proba_one(x) == learned.predict_proba_one(x)
@@ -167,6 +202,9 @@ def test_bad_decision_is_a_value_error(params):
         {"warm": -1},
         {"refit_every": 0},
         {"min_positives": 2.5},
+        {"hamming_cost": -1.0},
+        {"hamming_cost": "2"},
+        {"hamming_cost": float("nan")},
     ],
 )
 def test_bad_selector_params_are_value_errors(params):

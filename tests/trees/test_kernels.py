@@ -390,3 +390,58 @@ def test_adaptive_leaf_step_rejects_inconsistent_accumulators():
     case["G"] = case["G"][:, :1].copy()  # one column for two models
     with pytest.raises(ValueError, match="leaf_step"):
         kernels._kernels.leaf_step(*case.values())
+
+
+def _probabilities(rng, n: int) -> np.ndarray:
+    """Random probabilities with every bin edge, the values just beside them, 0 and 1."""
+    from ihomer.decision import EDGES
+
+    special = np.concatenate([EDGES, np.nextafter(EDGES, 0.0), np.nextafter(EDGES, 1.0),
+                              [0.0, 1.0, 5e-324, np.nextafter(1.0, 0.0)]])  # fmt: skip
+    return np.concatenate([rng.random(n), special])
+
+
+@compiled
+def test_threshold_count_matches_the_numpy_reference_and_the_buffered_count(backend):
+    from ihomer.decision import _BIN_OF_PERCENT, _LOWER, EDGES, ThresholdSelector
+
+    rng = np.random.default_rng(3)
+    P = _probabilities(rng, 500)
+    y = rng.random(P.size) < 0.3
+    nb = len(EDGES) + 1
+    a, b = np.zeros(2 * P.size * nb), np.zeros(2 * P.size * nb)
+    kernels._kernels.threshold_count(a, P, y, _BIN_OF_PERCENT, _LOWER)
+    kernels.threshold_count_numpy(b, P, y, _BIN_OF_PERCENT, _LOWER)
+    np.testing.assert_array_equal(a, b)
+    # each label counted once, in the bin np.searchsorted gives
+    c = a.reshape(P.size, nb, 2)
+    np.testing.assert_array_equal(c.sum(axis=(1, 2)), np.ones(P.size))
+    np.testing.assert_array_equal(c.sum(axis=2).argmax(axis=1),
+                                  np.searchsorted(EDGES, P, side="right"))  # fmt: skip
+    # the selector counts the same with the kernel (at once) and with numpy (buffered)
+    pairs = [(_probabilities(rng, 20)[:24], rng.random(24) < 0.4) for _ in range(70)]
+    counts = {}
+    for name in ("compiled", "numpy"):
+        backend(name)
+        sel = ThresholdSelector(hamming_cost=2.0, warm=5, refit_every=3)
+        sel.resize(24)
+        for p, t in pairs:
+            sel.learn(p, t)
+        sel._flush()
+        counts[name] = (sel._counts.copy(), sel.thresholds.copy())
+    np.testing.assert_array_equal(counts["compiled"][0], counts["numpy"][0])
+    np.testing.assert_array_equal(counts["compiled"][1], counts["numpy"][1])
+
+
+@compiled
+def test_threshold_count_rejects_bad_buffers():
+    from ihomer.decision import _BIN_OF_PERCENT, _LOWER
+
+    P, y = np.full(3, 0.5), np.zeros(3, dtype=bool)
+    with pytest.raises(ValueError, match="threshold_count"):  # counts too short for 3 labels
+        kernels._kernels.threshold_count(np.zeros(10), P, y, _BIN_OF_PERCENT, _LOWER)
+    with pytest.raises(ValueError, match="threshold_count"):  # y of another length
+        kernels._kernels.threshold_count(np.zeros(200), P, y[:2], _BIN_OF_PERCENT, _LOWER)
+    with pytest.raises(TypeError):
+        kernels._kernels.threshold_count(np.zeros(200), P.astype(np.float32), y,
+                                         _BIN_OF_PERCENT, _LOWER)  # fmt: skip
