@@ -12,7 +12,7 @@ $(BIN)/python:
 
 # Core install: river, numpy, scipy, tqdm only (and the optional compiled parts, built by
 # setup.py: the C kernels, and the Cython twins of the hot modules listed in COMPILED_MODULES).
-COMPILED := ihomer/model.py ihomer/lifecycle.py ihomer/features.py ihomer/drift.py \
+COMPILED := ihomer/model.py ihomer/lifecycle.py ihomer/features.py ihomer/drift.py ihomer/decision.py \
             ihomer/trees/tree.py ihomer/trees/leaf_models.py ihomer/trees/observers.py \
             ihomer/trees/nodes.py
 BUILD := setup.cfg setup.py pyproject.toml ihomer/trees/_kernels.c ihomer/_encode.c $(COMPILED)

@@ -25,6 +25,7 @@ COMPILED_MODULES = [
     "ihomer/lifecycle.py",
     "ihomer/features.py",
     "ihomer/drift.py",
+    "ihomer/decision.py",
     "ihomer/trees/tree.py",
     "ihomer/trees/leaf_models.py",
     "ihomer/trees/observers.py",

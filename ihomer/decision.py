@@ -184,9 +184,12 @@ class ThresholdSelector:
         """Count one served prediction ``P`` with its true labels ``y`` (boolean array)."""
         count = kernels.threshold_count
         if count is not None:  # compiled: counted at once (the same counts as _flush)
-            count(self._counts, np.ascontiguousarray(P, dtype=np.float64),
-                  np.ascontiguousarray(y, dtype=bool), _BIN_OF_PERCENT,
-                  _LOWER)  # fmt: skip
+            try:
+                count(self._counts, P, y, _BIN_OF_PERCENT, _LOWER)
+            except (TypeError, BufferError):  # not contiguous float64 / bool arrays
+                P = np.ascontiguousarray(P, dtype=np.float64)
+                count(self._counts, P, np.ascontiguousarray(y, dtype=bool), _BIN_OF_PERCENT,
+                      _LOWER)  # fmt: skip
             self._n += 1
             if self._n >= self._next_refit:
                 self._refit()
