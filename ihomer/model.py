@@ -86,8 +86,9 @@ class IHOMER(base.MultiLabelClassifier):
         distance 1, e.g. near single-label streams) from ending as singleton clusters, which
         measured better on every metric of the development suite (see the README).
     threshold
-        A label is predicted when its probability exceeds this value (``decision="fixed"``, and
-        while the learned thresholds warm up).
+        A label is predicted when its probability exceeds this value (``decision="fixed"``;
+        with learned thresholds, while they warm up and for a label with fewer than 5 positives
+        so far).
     decision
         How probabilities become the predicted set (:mod:`ihomer.decision`). ``"f1_hamming"``
         (the default), ``"balanced"``, ``"hamming"``, ``"f1"``: one threshold per label learned
