@@ -43,7 +43,10 @@ import urllib.request
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streams.kafka import decode_event, encode_event  # noqa: E402
+# ihomer first: its hook serves the compiled twins, so the in-process references decode with the
+# same decode_event (streams.kafka's twin) as the daemon
+import ihomer  # noqa: E402, F401, I001
+from streams.kafka import decode_event, encode_event  # noqa: E402, I001
 
 
 def free_port() -> int:
