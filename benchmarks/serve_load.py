@@ -468,9 +468,9 @@ def main() -> None:
             raw = raw_echo(bootstrap, "requests", "echo", args.requests)
             col, server = serve("requests", "predictions", "load", "server")
             wait(lambda: len(col.arrived) >= args.requests, 600, "the burst's predictions", 0.005)
-            t_last = max(t for t, _ in col.arrived.values())
+            t_last = max(t for t, *_ in col.arrived.values())
             burst_rate = (len(col.arrived) - 1) / (t_last - col.first)
-            times = sorted(t for t, _ in col.arrived.values())
+            times = sorted(t for t, *_ in col.arrived.values())
             gap = max((b - a for a, b in zip(times, times[1:])), default=0.0)
             col.stop = True
             stop(server)
