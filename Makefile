@@ -14,7 +14,8 @@ $(BIN)/python:
 # setup.py: the C kernels, and the Cython twins of the hot modules listed in COMPILED_MODULES).
 COMPILED := ihomer/model.py ihomer/lifecycle.py ihomer/features.py ihomer/drift.py ihomer/decision.py \
             ihomer/trees/tree.py ihomer/trees/leaf_models.py ihomer/trees/observers.py \
-            ihomer/trees/nodes.py
+            ihomer/trees/nodes.py streams/kafka.py ihomer/serve/learner.py \
+            ihomer/serve/limits.py ihomer/serve/checkpointer.py ihomer/serve/progress.py
 BUILD := setup.cfg setup.py pyproject.toml ihomer/trees/_kernels.c ihomer/_encode.c $(COMPILED)
 
 $(VENV)/.core: $(BUILD) | $(BIN)/python
@@ -48,4 +49,5 @@ bench-quick: $(VENV)/.test
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache ihomer/trees/_kernels*.so ihomer/_encode*.so \
-	  ihomer/*.cython.*.so ihomer/trees/*.cython.*.so ihomer/compiled.json
+	  ihomer/*.cython.*.so ihomer/trees/*.cython.*.so ihomer/serve/*.cython.*.so \
+	  streams/*.cython.*.so ihomer/compiled.json

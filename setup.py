@@ -30,6 +30,12 @@ COMPILED_MODULES = [
     "ihomer/trees/leaf_models.py",
     "ihomer/trees/observers.py",
     "ihomer/trees/nodes.py",
+    # the serve daemon's per-record path around the model (decode, limits, bookkeeping)
+    "streams/kafka.py",
+    "ihomer/serve/learner.py",
+    "ihomer/serve/limits.py",
+    "ihomer/serve/checkpointer.py",
+    "ihomer/serve/progress.py",
 ]
 _NAMES = {path[:-3].replace("/", "."): path for path in COMPILED_MODULES}
 
@@ -98,7 +104,8 @@ class BuildExt(build_ext):
                 if os.path.exists(os.path.join(self.build_lib, rel)):
                     with open(_NAMES[ext.name], "rb") as f:
                         digest = hashlib.sha256(f.read()).hexdigest()
-                    built[ext.name] = {"file": rel.split(os.sep, 1)[1], "sha256": digest}
+                    # relative to the ihomer folder (``../streams/...`` for the streams package)
+                    built[ext.name] = {"file": os.path.relpath(rel, "ihomer"), "sha256": digest}
         roots = [os.path.join(self.build_lib, "ihomer")]
         if self.inplace:
             roots.append(self.get_finalized_command("build_py").get_package_dir("ihomer"))

@@ -36,13 +36,18 @@ __all__ = ["install", "twins", "active", "loaded"]
 
 _ROOT = Path(__file__).resolve().parent
 _MANIFEST = _ROOT / "compiled.json"
+#: The top-level packages whose modules may have twins: ihomer and, beside it, streams (the
+#: Kafka wire format that the serve daemon decodes every record with). A ``streams`` module's
+#: source is ``root.parent / streams / ...``; every twin's ``file`` is relative to ``root``.
+_PACKAGES = ("ihomer", "streams")
 _finder: _TwinFinder | None = None
 
 
 def twins(manifest: Path = _MANIFEST, root: Path = _ROOT) -> dict[str, Path]:
     """The compiled twins usable now, ``{module name: path}``: those in ``manifest`` whose file
     exists with this interpreter's extension suffix and whose source (``root`` / the module's
-    path ``.py``) still has the recorded SHA-256. An unreadable manifest gives none."""
+    path ``.py``; ``root.parent`` / the path for the other packages of :data:`_PACKAGES`) still
+    has the recorded SHA-256. An unreadable manifest gives none."""
     try:
         entries = json.loads(manifest.read_text())
     except (OSError, ValueError):
@@ -57,10 +62,11 @@ def twins(manifest: Path = _MANIFEST, root: Path = _ROOT) -> dict[str, Path]:
         except (TypeError, KeyError):
             continue
         parts = name.split(".")
-        if parts[0] != "ihomer" or not file.endswith(suffixes):
+        if parts[0] not in _PACKAGES or not file.endswith(suffixes):
             continue
-        path = root / file
-        source = root.joinpath(*parts[1:]).with_suffix(".py")
+        path = Path(os.path.normpath(root / file))
+        base = root if parts[0] == "ihomer" else root.parent / parts[0]
+        source = base.joinpath(*parts[1:]).with_suffix(".py")
         try:
             same = hashlib.sha256(source.read_bytes()).hexdigest() == digest
         except OSError:

@@ -76,6 +76,20 @@ def test_the_hot_modules_run_from_their_twins():
     assert ihomer.model.__file__.endswith(SUFFIX) and ".cython" in ihomer.trees.tree.__file__
 
 
+@needs_twins
+def test_the_serve_daemons_record_path_runs_from_its_twins():
+    code = ("import ihomer, ihomer.compiled, streams.kafka, ihomer.serve.learner; "
+            "print(sorted(ihomer.compiled.loaded()))")  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          cwd=ROOT)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = json.loads(done.stdout.replace("'", '"'))
+    for name in ("streams.kafka", "ihomer.serve.learner", "ihomer.serve.limits",
+                 "ihomer.serve.checkpointer", "ihomer.serve.progress"):  # fmt: skip
+        assert name in loaded
+
+
 _RUN = """
 import json, sys
 from river import datasets
@@ -104,3 +118,21 @@ def test_twins_and_sources_give_the_same_predictions():
     (twins_used, with_twins), (sources_used, with_sources) = runs
     assert twins_used and not sources_used
     assert with_twins == with_sources and len(with_twins) == 400
+
+
+def test_a_streams_module_has_its_twin_beside_its_source(tmp_path):
+    """The serve daemon's wire format (streams.kafka) sits beside the ihomer package: its
+    twin's file is given relative to the ihomer folder and its source is under streams/."""
+    (tmp_path / "ihomer").mkdir()
+    (tmp_path / "streams").mkdir()
+    (tmp_path / "streams" / "kafka.py").write_bytes(b"x = 1\n")
+    (tmp_path / "streams" / f"kafka.cython{SUFFIX}").write_bytes(b"not really a library")
+    entry = {"file": f"../streams/kafka.cython{SUFFIX}",
+             "sha256": hashlib.sha256(b"x = 1\n").hexdigest()}  # fmt: skip
+    manifest = tmp_path / "ihomer" / "compiled.json"
+    manifest.write_text(json.dumps({"streams.kafka": entry}))
+    assert compiled.twins(manifest, tmp_path / "ihomer") == {
+        "streams.kafka": tmp_path / "streams" / f"kafka.cython{SUFFIX}"
+    }
+    (tmp_path / "streams" / "kafka.py").write_bytes(b"x = 2\n")
+    assert compiled.twins(manifest, tmp_path / "ihomer") == {}

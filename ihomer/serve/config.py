@@ -79,7 +79,7 @@ class ServeConfig:
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 1000
     fetch_max_wait_ms: int = 500  # labelled topic; s3 storage answers empty fetches if short
-    request_fetch_max_wait_ms: int = 10  # request topic: Tansu holds every fetch this long
+    request_fetch_max_wait_ms: int = 5  # request topic: Tansu holds every fetch this long
     linger_ms: int = 1  # the producer batches what is sent within this time
     commit_interval_ms: int = 100  # served request offsets: committed once acked, this often
     commit_max_pending: int = 5000  # or when this many predictions wait for acknowledgement

@@ -125,7 +125,10 @@ class Limits:
 
     def _new_features(self, x: dict) -> list[str]:
         known = self.features
-        if str not in set(map(type, x.values())):  # no nominal values: names only
+        for v in x.values():  # stops at the first nominal value (faster than a set of types)
+            if type(v) is str:
+                break
+        else:  # no nominal values: names only
             return [] if known.issuperset(x) else list(x.keys() - known)
         new = [k for k in x.keys() - known if type(x[k]) is not str]
         for k, v in x.items():

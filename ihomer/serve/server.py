@@ -159,6 +159,12 @@ class ServerRole:
 
             def on_partitions_assigned(self, assigned: Any) -> None:
                 log.info("request partitions assigned: %s", sorted(t.partition for t in assigned))
+                # Joining the group leaves thousands of garbage cycles (kafka-python's join
+                # raises and catches a KafkaTimeoutError per short poll: exception, traceback,
+                # frame); left to the collector, they and the unfrozen heap made full
+                # collections of 50-310 ms while serving (each one a latency spike). Collect
+                # now, before serving, and freeze what is alive.
+                settle_heap()
 
         consumer.subscribe([c.request_topic], listener=_Listener())
         self.consumer = consumer

@@ -127,3 +127,16 @@ def test_any_accepted_id_is_a_key_and_one_audit_field(rid):
     else:
         got.encode("utf-8")  # never raises: the prediction's key can be sent
         assert "\n" not in got and "\t" not in got
+
+
+def test_orjson_never_gives_a_non_finite_number():
+    """decode_event's fast path trusts that orjson's numbers are finite floats and 64-bit
+    integers (what it refuses, the standard library decides): if a new orjson accepted
+    ``1e400`` as infinity, this fails before a non-finite feature could reach a model."""
+    orjson = pytest.importorskip("orjson")
+    for raw in (b"1e400", b"-1e400", b"1" + b"0" * 400, b"NaN", b"-Infinity", b"[1e309]"):
+        with pytest.raises(ValueError):
+            orjson.loads(raw)
+    for raw in (b"18446744073709551615", b"-9223372036854775809", b"1" + b"0" * 300):
+        v = orjson.loads(raw)
+        assert math.isfinite(v) and abs(v) <= 1.7976931348623157e308
