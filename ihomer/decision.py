@@ -28,10 +28,11 @@ A rare label, whose errors are few, is then cut near its F1-optimal threshold; a
 where each point of F1 costs as many errors, near the Hamming-optimal one.
 
 A label with fewer than ``min_positives`` positives so far gets the threshold chosen the same
-way on the counts pooled over all labels. Until ``warm`` instances have been learned, the
-selector predicts ``P > threshold`` (the fixed rule). Thresholds are re-chosen every
-``refit_every`` instances, or every 5% of the instances learned so far when that is more (so
-the cost of re-choosing them vanishes on long streams); a prediction costs one comparison.
+way on the counts pooled over all labels (with ``hamming_cost``: the fixed threshold). Until
+``warm`` instances have been learned, the selector predicts ``P > threshold`` (the fixed rule).
+Thresholds are re-chosen every ``refit_every`` instances, or every 5% of the instances learned so
+far when that is more (so the cost of re-choosing them vanishes on long streams); a prediction
+costs one comparison.
 """
 
 from __future__ import annotations
@@ -213,7 +214,9 @@ class ThresholdSelector:
         # the bin of each probability: a table lookup on floor(100 p) (every edge is a multiple
         # of 0.01), less one where p lies just below its bin's lower edge (within rounding);
         # the same bins as np.searchsorted(EDGES, p, side="right"), at a tenth of its cost
-        idx = _BIN_OF_PERCENT[np.minimum(p * 100.0, 100.0).astype(np.intp)]
+        q = p * 100.0
+        q = np.maximum(np.where(q < 100.0, q, 100.0), 0.0)  # (NaN: the last bin, as the kernel)
+        idx = _BIN_OF_PERCENT[q.astype(np.intp)]
         idx -= p < _LOWER[idx]
         idx += self._base
         idx += idx
