@@ -210,14 +210,10 @@ class ThresholdSelector:
         k = self._k
         if not k:
             return
-        p = self._buf_p[:k]
         # the bin of each probability: a table lookup on floor(100 p) (every edge is a multiple
-        # of 0.01), less one where p lies just below its bin's lower edge (within rounding);
-        # the same bins as np.searchsorted(EDGES, p, side="right"), at a tenth of its cost
-        q = p * 100.0
-        q = np.maximum(np.where(q < 100.0, q, 100.0), 0.0)  # (NaN: the last bin, as the kernel)
-        idx = _BIN_OF_PERCENT[q.astype(np.intp)]
-        idx -= p < _LOWER[idx]
+        # of 0.01), corrected at the edges; the same bins as np.searchsorted(EDGES, p,
+        # side="right"), at a tenth of its cost, and the same as the compiled count's
+        idx = kernels.threshold_bins(self._buf_p[:k], _BIN_OF_PERCENT, _LOWER)
         idx += self._base
         idx += idx
         idx += self._buf_y[:k]

@@ -56,6 +56,7 @@ __all__ = [
     "scaler_flush",
     "threshold_count",
     "threshold_count_numpy",
+    "threshold_bins",
     "set_backend",
     "backend",
 ]
@@ -411,6 +412,17 @@ def scaler_flush_numpy(
         inv[:] = np.where(sq > 0, np.sqrt(cnt / sq), 0.0)
 
 
+def threshold_bins(P: np.ndarray, bin_of_percent: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """The bin of each probability in ``P`` (any shape), as ``threshold_count`` bins them:
+    ``bin_of_percent[floor(100 P)]`` (100 P clipped to [0, 100], NaN as 100), less one where
+    ``P`` is below that bin's lower edge ``lower[b]`` (within rounding of the product)."""
+    q = P * 100.0
+    q = np.maximum(np.where(q < 100.0, q, 100.0), 0.0)
+    b = bin_of_percent[q.astype(np.intp)]
+    b -= (b > 0) & (P < lower[b])
+    return b
+
+
 def threshold_count_numpy(
     counts: np.ndarray,
     P: np.ndarray,
@@ -419,16 +431,10 @@ def threshold_count_numpy(
     lower: np.ndarray,
 ) -> None:
     """Reference implementation of ``threshold_count``: per label ``j``, add 1 to
-    ``counts[2 (j nb + b) + y[j]]``, with ``nb = lower.size`` bins and ``b`` the bin of ``P[j]``:
-    ``bin_of_percent[floor(100 P[j])]`` (100 P clipped to [0, 100], NaN as 100), less one
-    where ``P[j]`` is below that bin's lower edge ``lower[b]``."""
-    q = P * 100.0
-    q = np.where(q < 100.0, q, 100.0)
-    q = np.maximum(q, 0.0)
-    b = bin_of_percent[q.astype(np.intp)]
-    b -= (b > 0) & (P < lower[b])
-    nb = lower.size
-    counts[2 * (np.arange(P.size) * nb + b) + y] += 1.0
+    ``counts[2 (j nb + b) + y[j]]``, with ``nb = lower.size`` bins and ``b`` the bin of ``P[j]``
+    (:func:`threshold_bins`)."""
+    b = threshold_bins(P, bin_of_percent, lower)
+    counts[2 * (np.arange(P.size) * lower.size + b) + y] += 1.0
 
 
 leaf_learn = leaf_learn_numpy

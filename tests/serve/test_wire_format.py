@@ -9,10 +9,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import streams.kafka as wire
 from streams.errors import StreamFormatError
 from streams.kafka import ERROR_CATEGORIES, EventSchemaError, decode_event, encode_event, position
 
 SRC = position("events", 3, 1042)
+
+
+@pytest.fixture(autouse=True, scope="module", params=["orjson", "stdlib"])
+def parser(request):
+    """Every test of the module with each parser: orjson first (decode_event's fast path, with
+    ``ihomer[serve]``) and the standard library's alone (an install without orjson)."""
+    saved = wire._orjson_loads
+    if request.param == "orjson" and saved is None:
+        pytest.skip("orjson is not installed")
+    if request.param == "stdlib":
+        wire._orjson_loads = None
+    yield request.param
+    wire._orjson_loads = saved
 
 
 @pytest.mark.parametrize(
