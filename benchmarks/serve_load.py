@@ -6,8 +6,8 @@ Starts a Tansu broker on loopback (unless ``--bootstrap`` is given) and measures
    (``--role learner``) started and timed from its first learned record... to the last
    (``ihomer_records_total{outcome="learned"}``); against the in-process prequential run of the
    same model on the same records (``ihomer.evaluate.prequential``; also the same loop fed the
-   messages' bytes, decoded per record as the learner must) and a raw kafka-python consume of
-   the same topic;
+   messages' bytes, decoded per record as the learner must; each run three times, the median
+   is the reference) and a raw kafka-python consume of the same topic;
 2. serving burst: ``--requests`` requests produced up front, then a daemon (``--role server``
    on the learner's snapshot) timed from its first prediction to the last; against a raw
    kafka-python echo (consume, ``json.loads``, ``json.dumps``, produce) of the same topic;
@@ -429,15 +429,27 @@ def main() -> None:
             labelled = [encode_event(*data[i % len(data)], id=i) for i in range(args.labelled)]
             produce(bootstrap, "events", labelled)
             records = [decode_event(m)[:2] for m in labelled]
-            t0 = time.perf_counter()
-            prequential(make_model(args.model, 42), records, trace_every=None, events=False)
-            inproc = len(records) / (time.perf_counter() - t0)
-            # the same loop fed the messages' bytes (decode_event per record, as the learner must)
-            step = PrequentialStep(make_model(args.model, 42))
-            t0 = time.perf_counter()
-            for m in labelled:
-                step(*decode_event(m)[:2])
-            inproc_decode = len(labelled) / (time.perf_counter() - t0)
+
+            def inprocess() -> float:
+                t0 = time.perf_counter()
+                prequential(make_model(args.model, 42), records, trace_every=None, events=False)
+                return len(records) / (time.perf_counter() - t0)
+
+            def inprocess_decode() -> float:
+                # the same loop fed the messages' bytes (decode_event per record, as the
+                # learner must)
+                step = PrequentialStep(make_model(args.model, 42))
+                t0 = time.perf_counter()
+                for m in labelled:
+                    step(*decode_event(m)[:2])
+                return len(labelled) / (time.perf_counter() - t0)
+
+            # each reference three times, interleaved (one run moved by 10% between runs on
+            # the shared cores): the median is the reference, the range is printed
+            refs = [(inprocess(), inprocess_decode()) for _ in range(3)]
+            inproc_runs = sorted(r[0] for r in refs)
+            decode_runs = sorted(r[1] for r in refs)
+            inproc, inproc_decode = inproc_runs[1], decode_runs[1]
             raw_learn = raw_consume(bootstrap, "events", args.labelled)
             learner, lport = daemon(common + ["--role=learner", "--labelled-topic=events",
                                               "--checkpoint-interval=100000", *args.learner_arg],
@@ -454,6 +466,8 @@ def main() -> None:
                 labelled_records=args.labelled,
                 learn_records_per_s=round(learn_rate, 1),
                 inprocess_prequential_records_per_s=round(inproc, 1),
+                inprocess_prequential_runs=[round(r, 1) for r in inproc_runs],
+                inprocess_decode_runs=[round(r, 1) for r in decode_runs],
                 learn_ratio_to_inprocess=round(learn_rate / inproc, 3),
                 inprocess_decode_and_prequential_records_per_s=round(inproc_decode, 1),
                 learn_ratio_to_inprocess_with_decode=round(learn_rate / inproc_decode, 3),
