@@ -33,6 +33,7 @@ COMPILED_MODULES = [
     # the serve daemon's per-record path around the model (decode, limits, bookkeeping)
     "streams/kafka.py",
     "ihomer/serve/learner.py",
+    "ihomer/serve/fetcher.py",
     "ihomer/serve/limits.py",
     "ihomer/serve/checkpointer.py",
     "ihomer/serve/progress.py",

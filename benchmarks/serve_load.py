@@ -163,6 +163,18 @@ def serving_settings(server_args: list[str]) -> dict[str, int]:
     return out
 
 
+def learner_fetch(learner_args: list[str]) -> str:
+    """Where the learner daemon fetches (its default, then ``--learner-arg`` overrides)."""
+    from ihomer.serve.config import ServeConfig
+
+    out = ServeConfig().learner_fetch
+    for a in learner_args:
+        k, _, v = a.partition("=")
+        if k == "--learner-fetch":
+            out = v
+    return out
+
+
 def echo_server(bootstrap: str, topic: str, out_topic: str, settings: str) -> None:
     """A bare kafka-python echo with the daemon's serving settings (``settings``: the JSON of
     :func:`serving_settings`; the same consumer group timeouts): consume, ``json.loads``,
@@ -468,6 +480,7 @@ def main() -> None:
                 inprocess_prequential_records_per_s=round(inproc, 1),
                 inprocess_prequential_runs=[round(r, 1) for r in inproc_runs],
                 inprocess_decode_runs=[round(r, 1) for r in decode_runs],
+                learner_fetch=learner_fetch(args.learner_arg),
                 learn_ratio_to_inprocess=round(learn_rate / inproc, 3),
                 inprocess_decode_and_prequential_records_per_s=round(inproc_decode, 1),
                 learn_ratio_to_inprocess_with_decode=round(learn_rate / inproc_decode, 3),

@@ -19,12 +19,15 @@ from typing import Any
 from ihomer.serve.limits import LimitSettings
 from streams.kafka import DEFAULT_MAX_MESSAGE_BYTES
 
-__all__ = ["ServeConfig", "ENV_PREFIX", "SECRET_FIELDS", "ROLES"]
+__all__ = ["ServeConfig", "ENV_PREFIX", "SECRET_FIELDS", "ROLES", "LEARNER_FETCH"]
 
 ENV_PREFIX = "IHOMER_"
 #: Settings never logged in clear.
 SECRET_FIELDS = frozenset({"sasl_password", "ssl_password", "checkpoint_key"})
 ROLES = ("both", "learner", "server")
+#: where the learner consumes the labelled topic: a fetch process of its own, its own loop, or
+#: (auto) the fetch process when the daemon may run on two CPUs or more
+LEARNER_FETCH = ("auto", "process", "inline")
 
 
 def _bool(v: Any) -> bool:
@@ -58,6 +61,7 @@ class ServeConfig:
     prediction_topic: str = "ihomer-predictions"
     dead_letter_topic: str = "ihomer-dead-letters"
     learner_group: str = "ihomer-learner"
+    learner_fetch: str = "auto"  # auto | process (a fetch process of its own) | inline
     server_group: str = "ihomer-server"
     client_id: str = "ihomer-serve"
     model: str = "ihomer"
@@ -181,6 +185,10 @@ class ServeConfig:
     def validate(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {self.role!r}")
+        if self.learner_fetch not in LEARNER_FETCH:
+            raise ValueError(
+                f"learner_fetch must be one of {LEARNER_FETCH}, not {self.learner_fetch!r}"
+            )
         if self.checkpoint_interval < 1:
             raise ValueError(f"checkpoint_interval must be >= 1, not {self.checkpoint_interval}")
         if self.checkpoint_interval_s <= 0:
@@ -232,6 +240,18 @@ class ServeConfig:
     @property
     def serves(self) -> bool:
         return self.role in ("both", "server")
+
+    def learner_fetches_in_a_process(self) -> bool:
+        """Whether the learner runs its consumer in a fetch process (``learner_fetch``; with
+        ``auto``, when this process may run on two CPUs or more: on one, the child would only
+        take turns with the learner)."""
+        if self.learner_fetch == "auto":
+            try:
+                cpus = len(os.sched_getaffinity(0))
+            except AttributeError:  # pragma: no cover - not Linux
+                cpus = os.cpu_count() or 1
+            return cpus >= 2
+        return self.learner_fetch == "process"
 
     def kafka_security(self) -> dict[str, Any]:
         """Client settings for authentication (empty for PLAINTEXT)."""

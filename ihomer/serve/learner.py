@@ -3,7 +3,9 @@
 This module owns :class:`LearnerRole`: the model, its prequential report and the shared
 prequential step (predict, score, learn: the live metrics mean what the benchmark's mean), the
 limits on what records may add to the model, the labelled consumer (manual assignment of every
-partition, resumed from the checkpoint's offsets), the audit log, and the handling of each record:
+partition, resumed from the checkpoint's offsets; by default run in a fetch process of its own,
+:class:`ihomer.serve.fetcher.FetchProcess`, so that fetching and parsing the next records
+overlaps with learning), the audit log, and the handling of each record:
 decoded by :func:`streams.kafka.decode_event`, admitted by :class:`ihomer.serve.limits.Limits`,
 learned, or dead-lettered with the reason and its coordinates. A record that three runs in a
 row died on is dead-lettered without being tried again. When something fails mid-batch, the
@@ -93,6 +95,7 @@ class LearnerRole:
         self.checkpointer = Checkpointer(config, metrics, link, self.state)
         self.limits = Limits(config.limit_settings())
         self.consumer: Any = None
+        self.fetcher: Any = None
         self.model: Any = None
         self.report: Any = None
         self.step: Any = None
@@ -178,7 +181,9 @@ class LearnerRole:
         if not parts:
             return False
         tps = [TopicPartition(c.labelled_topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
+        inline = not c.learner_fetches_in_a_process()
+        if inline:
+            consumer.assign(tps)
         saved = {int(k): int(v) for k, v in meta.get("offsets", {}).items()}
         sources = {}
         for tp in tps:
@@ -190,12 +195,21 @@ class LearnerRole:
                 )
                 sources[tp.partition] = "committed offset"
             if start is None:
-                consumer.seek_to_beginning(tp)
                 sources[tp.partition] = "beginning"
-                start = 0
-            else:
+                start = 0  # (out of range after retention: the consumer resets to the earliest)
+                if inline:
+                    consumer.seek_to_beginning(tp)
+            elif inline:
                 consumer.seek(tp, start)
             ck.offsets[tp.partition] = start
+        if not inline:
+            from ihomer.serve.fetcher import FetchProcess
+
+            self.fetcher = FetchProcess(
+                self.link.consumer_config(c.learner_group), c.labelled_topic, sorted(parts),
+                c.max_poll_records, log_level=c.log_level,
+            )  # fmt: skip
+            self.fetcher.start(ck.offsets)
         previous = ck.open_progress(max(parts) + 1)
         for p, start in ck.offsets.items():
             log.info(
@@ -217,6 +231,10 @@ class LearnerRole:
         """After a failure mid-batch: fetch again from the first record not handled."""
         from kafka import TopicPartition
 
+        if self.fetcher is not None:
+            self.fetcher.seek(self.checkpointer.offsets)
+            return
+
         for p, o in self.checkpointer.offsets.items():
             try:
                 self.consumer.seek(TopicPartition(self.config.labelled_topic, p), o)
@@ -225,7 +243,12 @@ class LearnerRole:
 
     # ------------------------------------------------------------------ records
     def poll(self, timeout_ms: int) -> int:
-        batch = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.config.max_poll_records)
+        if self.fetcher is not None:
+            batch = self.fetcher.poll(timeout_ms, self.checkpointer.offsets)
+        else:
+            batch = self.consumer.poll(
+                timeout_ms=timeout_ms, max_records=self.config.max_poll_records
+            )
         if not batch:
             return 0
         try:
@@ -318,17 +341,22 @@ class LearnerRole:
         self._observe()
 
     def lag(self) -> None:
-        assignment = self.consumer.assignment()
-        self.metrics.assigned.labels(topic=self.config.labelled_topic).set(len(assignment))
-        for tp in assignment:
-            hw = self.consumer.highwater(tp)
+        topic = self.config.labelled_topic
+        if self.fetcher is not None:
+            highwaters = dict(self.fetcher.highwaters)
+            self.metrics.assigned.labels(topic=topic).set(len(self.fetcher.partitions))
+        else:
+            assignment = self.consumer.assignment()
+            self.metrics.assigned.labels(topic=topic).set(len(assignment))
+            highwaters = {tp.partition: self.consumer.highwater(tp) for tp in assignment}
+        for p, hw in highwaters.items():
             if hw is not None:
-                pos = self.checkpointer.offsets.get(tp.partition, 0)
-                self.metrics.lag.labels(topic=tp.topic, partition=str(tp.partition)).set(
-                    max(0, hw - pos)
-                )
+                pos = self.checkpointer.offsets.get(p, 0)
+                self.metrics.lag.labels(topic=topic, partition=str(p)).set(max(0, hw - pos))
 
     def close(self) -> None:
+        if self.fetcher is not None:
+            self.fetcher.close()
         if self.consumer is not None:
             try:
                 self.consumer.close(autocommit=False, timeout_ms=5000)
