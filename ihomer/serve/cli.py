@@ -18,6 +18,8 @@ __all__ = ["add_arguments", "run", "main"]
 _HELP = {
     "bootstrap_servers": "Kafka bootstrap servers, host:port[,host:port]",
     "role": "both (learn and serve), learner (learn, publish snapshots) or server (serve only)",
+    "learner_fetch": "where the learner consumes the labelled topic: auto (a fetch process of "
+    "its own on 2+ CPUs), process or inline (in the learner's loop)",
     "model": "ihomer, br-logreg or module:factory",
     "checkpoint_path": "checkpoint file (the model snapshot servers load)",
     "checkpoint_interval": "labelled records between checkpoints (bounds replays after a crash)",
