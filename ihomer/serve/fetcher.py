@@ -64,7 +64,7 @@ def _encode(kind: bytes, epoch: int, items: list[bytes], n: int) -> bytes:
 
 def encode_records(epoch: int, records: list[tuple[int, int, Any, Any]]) -> bytes:
     """One records frame of ``(partition, offset, key, value)`` (key, value: bytes or None),
-    as the child sends it (its loop inlines the same packing).
+    as the child sends it.
 
     >>> fp = FetchProcess({}, "t", [0], 10)
     >>> frame = encode_records(fp.epoch, [(0, 7, None, b'{"a": 1}')])
@@ -125,7 +125,7 @@ def fetch_main(data_fd: int, ctrl_fd: int) -> None:
     consumer.assign(list(tps.values()))
     epoch, waiting = 0, True  # nothing is fetched before the learner's first seek
     hw_sent, delay = 0.0, 0.5
-    rec, send = _REC.pack, conn.send_bytes
+    send = conn.send_bytes
     while True:
         if os.getppid() != parent:
             return
@@ -151,26 +151,18 @@ def fetch_main(data_fd: int, ctrl_fd: int) -> None:
             delay = min(delay * 2, 10.0)
             continue
         delay = 0.5
-        items: list[bytes] = []
-        n = size = 0
+        recs: list[tuple[int, int, Any, Any]] = []
+        size = 0
         for tp, msgs in batch.items():
             p = tp.partition
             for m in msgs:
-                k, v = m.key, m.value
-                items.append(rec(p, m.offset, -1 if k is None else len(k),
-                                 -1 if v is None else len(v)))  # fmt: skip
-                if k is not None:
-                    items.append(k)
-                    size += len(k)
-                if v is not None:
-                    items.append(v)
-                    size += len(v)
-                n += 1
+                recs.append((p, m.offset, m.key, m.value))
+                size += len(m.key or b"") + len(m.value or b"")
                 if size >= max_frame_bytes:
-                    send(_encode(b"R", epoch, items, n))
-                    items, n, size = [], 0, 0
-        if n:
-            send(_encode(b"R", epoch, items, n))
+                    send(encode_records(epoch, recs))
+                    recs, size = [], 0
+        if recs:
+            send(encode_records(epoch, recs))
         now = time.monotonic()
         if now - hw_sent >= 1.0:
             hw_sent = now
@@ -255,6 +247,10 @@ class FetchProcess:
                 [sys.executable, "-c", _CHILD, str(data_w), str(ctrl_r)],
                 pass_fds=(data_w, ctrl_r), stdin=subprocess.DEVNULL, env=env,
             )  # fmt: skip
+        except BaseException:
+            os.close(data_r)
+            os.close(ctrl_w)
+            raise
         finally:
             os.close(data_w)
             os.close(ctrl_r)
@@ -278,7 +274,16 @@ class FetchProcess:
     def start(self, positions: dict[int, int]) -> None:
         """Start the child, fetching each partition from ``positions[p]``."""
         self.seek(positions, start=False)
-        self._start()
+        self._try_start()
+
+    def _try_start(self) -> None:
+        try:
+            self._start()
+        except OSError as e:  # cannot spawn now (fds, memory): poll() tries again later
+            log.error("cannot start the fetch process of %r: %s", self.topic, e)
+            self._close_child()
+            self._restart_at = time.monotonic() + self._delay
+            self._delay = min(self._delay * 2, 30.0)
 
     def seek(self, positions: dict[int, int], start: bool = True) -> None:
         """Fetch again from ``positions`` (a new epoch: what was fetched before is dropped)."""
@@ -305,7 +310,7 @@ class FetchProcess:
         if now >= self._restart_at:
             self._restart_at = 0.0
             self.restarts += 1
-            self._start()
+            self._try_start()
 
     # ------------------------------------------------------------------ records
     def poll(self, timeout_ms: int, positions: dict[int, int]) -> dict[Any, list[Record]]:

@@ -59,6 +59,22 @@ def test_poll_drops_frames_fetched_before_a_seek_and_keeps_highwaters():
     assert fp.poll(50, {0: 4, 1: 1}) == {}  # nothing more: an empty batch after the timeout
 
 
+def test_a_child_that_cannot_be_started_is_retried_not_raised(monkeypatch, caplog):
+    import subprocess
+
+    def no_fork(*args, **kwargs):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(subprocess, "Popen", no_fork)
+    fds = len(os.listdir("/proc/self/fd"))
+    fp = FetchProcess({}, "labelled", [0], max_records=10)
+    fp.start({0: 5})  # does not raise
+    assert "cannot start the fetch process" in caplog.text
+    assert fp.poll(10, {0: 5}) == {}  # nothing yet, and no exception: retried later
+    assert fp._restart_at > 0 and fp.restarts == 0
+    assert len(os.listdir("/proc/self/fd")) == fds, "the pipes of the failed start leaked"
+
+
 def test_learner_fetch_setting_is_validated_and_auto_follows_the_cpus(monkeypatch):
     assert ServeConfig().learner_fetch == "auto"
     with pytest.raises(ValueError, match="learner_fetch must be one of"):
