@@ -145,34 +145,38 @@ def raw_echo(bootstrap: str, topic: str, out_topic: str, n: int) -> float:
     return n / dt
 
 
+def _flag(args: list[str], flag: str, default: str) -> str:
+    """The value the last ``flag=value`` of ``args`` gives, else ``default``."""
+    for a in args:
+        k, _, v = a.partition("=")
+        if k == flag:
+            default = v
+    return default
+
+
 def serving_settings(server_args: list[str]) -> dict[str, int]:
     """The daemon's serving settings (its defaults, then ``--server-arg`` overrides): the
     request fetch wait, the loop's poll timeout and the producer's linger, in ms."""
     from ihomer.serve.config import ServeConfig
 
     c = ServeConfig()
-    out = {"fetch_wait_ms": c.request_fetch_max_wait_ms, "poll_ms": c.poll_timeout_ms,
-           "linger_ms": c.linger_ms}  # fmt: skip
-    names = {"--request-fetch-max-wait-ms": "fetch_wait_ms", "--poll-timeout-ms": "poll_ms",
-             "--linger-ms": "linger_ms"}  # fmt: skip
-    for a in server_args:
-        k, _, v = a.partition("=")
-        if k in names:
-            out[names[k]] = int(v)
+    out = {
+        "fetch_wait_ms": int(_flag(server_args, "--request-fetch-max-wait-ms",
+                                   str(c.request_fetch_max_wait_ms))),
+        "poll_ms": int(_flag(server_args, "--poll-timeout-ms", str(c.poll_timeout_ms))),
+        "linger_ms": int(_flag(server_args, "--linger-ms", str(c.linger_ms))),
+    }  # fmt: skip
     out["poll_ms"] = min(10, out["poll_ms"])  # the daemon caps its serving polls at 10 ms
     return out
 
 
 def learner_fetch(learner_args: list[str]) -> str:
-    """Where the learner daemon fetches (its default, then ``--learner-arg`` overrides)."""
+    """Where the learner daemon fetches: ``process`` or ``inline`` (its setting, ``auto`` by
+    default, resolved on this machine; ``--learner-arg`` overrides)."""
     from ihomer.serve.config import ServeConfig
 
-    out = ServeConfig().learner_fetch
-    for a in learner_args:
-        k, _, v = a.partition("=")
-        if k == "--learner-fetch":
-            out = v
-    return out
+    mode = _flag(learner_args, "--learner-fetch", ServeConfig().learner_fetch)
+    return "process" if ServeConfig(learner_fetch=mode).learner_fetches_in_a_process() else "inline"
 
 
 def echo_server(bootstrap: str, topic: str, out_topic: str, settings: str) -> None:
