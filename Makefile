@@ -15,7 +15,8 @@ $(BIN)/python:
 COMPILED := ihomer/model.py ihomer/lifecycle.py ihomer/features.py ihomer/drift.py ihomer/decision.py \
             ihomer/trees/tree.py ihomer/trees/leaf_models.py ihomer/trees/observers.py \
             ihomer/trees/nodes.py streams/kafka.py ihomer/serve/learner.py ihomer/serve/fetcher.py \
-            ihomer/serve/limits.py ihomer/serve/checkpointer.py ihomer/serve/progress.py
+            ihomer/serve/rows.py ihomer/serve/limits.py ihomer/serve/checkpointer.py \
+            ihomer/serve/progress.py
 BUILD := setup.cfg setup.py pyproject.toml ihomer/trees/_kernels.c ihomer/_encode.c $(COMPILED)
 
 $(VENV)/.core: $(BUILD) | $(BIN)/python

@@ -34,6 +34,7 @@ COMPILED_MODULES = [
     "streams/kafka.py",
     "ihomer/serve/learner.py",
     "ihomer/serve/fetcher.py",
+    "ihomer/serve/rows.py",
     "ihomer/serve/limits.py",
     "ihomer/serve/checkpointer.py",
     "ihomer/serve/progress.py",

@@ -179,6 +179,21 @@ def learner_fetch(learner_args: list[str]) -> str:
     return "process" if ServeConfig(learner_fetch=mode).learner_fetches_in_a_process() else "inline"
 
 
+def learner_decode(learner_args: list[str], model: str) -> str:
+    """Where the learner's records are decoded and encoded for the model: ``fetcher`` (the
+    fetch process) or ``learner`` (the setting, ``auto`` by default, resolved as the daemon
+    resolves it; ``--learner-arg`` overrides)."""
+    from ihomer.features import FeatureIndex
+    from ihomer.serve.config import ServeConfig
+    from ihomer.serve.models import make_model
+
+    mode = _flag(learner_args, "--learner-decode", ServeConfig().learner_decode)
+    takes_rows = isinstance(getattr(make_model(model, 42), "feature_index", None), FeatureIndex)
+    if mode == "learner" or learner_fetch(learner_args) == "inline" or not takes_rows:
+        return "learner"
+    return "fetcher"
+
+
 def echo_server(bootstrap: str, topic: str, out_topic: str, settings: str) -> None:
     """A bare kafka-python echo with the daemon's serving settings (``settings``: the JSON of
     :func:`serving_settings`; the same consumer group timeouts): consume, ``json.loads``,
@@ -485,6 +500,7 @@ def main() -> None:
                 inprocess_prequential_runs=[round(r, 1) for r in inproc_runs],
                 inprocess_decode_runs=[round(r, 1) for r in decode_runs],
                 learner_fetch=learner_fetch(args.learner_arg),
+                learner_decode=learner_decode(args.learner_arg, args.model),
                 learn_ratio_to_inprocess=round(learn_rate / inproc, 3),
                 inprocess_decode_and_prequential_records_per_s=round(inproc_decode, 1),
                 learn_ratio_to_inprocess_with_decode=round(learn_rate / inproc_decode, 3),

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["FeatureIndex", "SparseRow", "MAX_ABS_VALUE", "usable_number"]
+__all__ = ["EncodedRecord", "FeatureIndex", "SparseRow", "MAX_ABS_VALUE", "usable_number"]
 
 #: Largest magnitude a feature value may have; beyond it (and for inf / NaN) the value is missing.
 #: ``MAX_ABS_VALUE ** 2`` stays finite with a margin of 10**8 (sums of squares over long streams).
@@ -69,6 +69,33 @@ class SparseRow(NamedTuple):
         return out
 
 
+class EncodedRecord:
+    """A record already encoded against one :class:`FeatureIndex`: what a model that encodes
+    with that index accepts in place of an ``x`` dict (``predict_one(rec)``, ``learn_one(rec,
+    y)``), with no encoding left to do.
+
+    Only a row whose every column is known to ``index`` may be wrapped (nothing to grow), and
+    it is valid for that index only: the column ids are ``index``'s. The learner of the Kafka
+    daemon builds them from the rows its fetch process encodes (``ihomer.serve.rows``).
+
+    >>> fi = FeatureIndex()
+    >>> row = fi.encode({"a": 1.5, "b": 2.0})
+    >>> rec = EncodedRecord(fi, row)
+    >>> fi.encode(rec) is row, fi.encode_known(rec) == (row, True)
+    (True, True)
+    >>> EncodedRecord(FeatureIndex(), row) and fi.encode(EncodedRecord(FeatureIndex(), row))
+    Traceback (most recent call last):
+    ...
+    ValueError: an EncodedRecord encoded against another FeatureIndex
+    """
+
+    __slots__ = ("index", "row")
+
+    def __init__(self, index: FeatureIndex, row: SparseRow) -> None:
+        self.index = index
+        self.row = row
+
+
 class FeatureIndex:
     """A growing map from feature names to column ids.
 
@@ -92,6 +119,22 @@ class FeatureIndex:
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def column(self, name: Any, grow: bool = False) -> int:
+        """The column id of ``name`` (a feature name, or ``"name=value"`` for a category), or -1
+        when unknown; with ``grow``, an unknown name gets the next id.
+
+        >>> fi = FeatureIndex()
+        >>> fi.column("a"), fi.column("a", grow=True), fi.column("a")
+        (-1, 0, 0)
+        """
+        i = self._ids.get(name)
+        if i is None:
+            if not grow:
+                return -1
+            i = self._ids[name] = len(self.names)
+            self.names.append(name)
+        return i
 
     def _id(self, key: Any, grow: bool) -> int:
         i = self._ids.get(key)
@@ -120,6 +163,10 @@ class FeatureIndex:
         return self._encode(x, False)
 
     def _encode(self, x: dict, grow: bool) -> tuple[SparseRow, bool]:
+        if type(x) is EncodedRecord:
+            if x.index is not self:
+                raise ValueError("an EncodedRecord encoded against another FeatureIndex")
+            return x.row, True
         if not x:
             return SparseRow(_EMPTY_I, _EMPTY_F, _EMPTY_I), True
         ids = self._ids

@@ -388,6 +388,21 @@ class IHOMER(base.MultiLabelClassifier):
         return self._events
 
     @property
+    def feature_index(self) -> FeatureIndex:
+        """The map from feature names to the model's column ids (read-only: it grows as the
+        model learns). A record encoded against it may be passed as an
+        :class:`~ihomer.features.EncodedRecord` in place of ``x``.
+
+        >>> model = IHOMER()
+        >>> model.learn_one({"a": 1.0, "b": 0.5}, {"l": True})
+        >>> model.feature_index.names
+        ['a', 'b']
+        """
+        if not self._ready:
+            self._init_state()
+        return self._features
+
+    @property
     def n_clusters(self) -> int:
         """Number of clusters in the current learning partition (0 before any label)."""
         return len(self._cset.clusters) if self._ready else 0

@@ -20,6 +20,8 @@ _HELP = {
     "role": "both (learn and serve), learner (learn, publish snapshots) or server (serve only)",
     "learner_fetch": "where the learner consumes the labelled topic: auto (a fetch process of "
     "its own on 2+ CPUs), process or inline (in the learner's loop)",
+    "learner_decode": "where labelled records are decoded and encoded for the model: auto (in "
+    "the fetch process when there is one and the model is ihomer), fetcher or learner",
     "model": "ihomer, br-logreg or module:factory",
     "checkpoint_path": "checkpoint file (the model snapshot servers load)",
     "checkpoint_interval": "labelled records between checkpoints (bounds replays after a crash)",

@@ -19,7 +19,9 @@ from typing import Any
 from ihomer.serve.limits import LimitSettings
 from streams.kafka import DEFAULT_MAX_MESSAGE_BYTES
 
-__all__ = ["ServeConfig", "ENV_PREFIX", "SECRET_FIELDS", "ROLES", "LEARNER_FETCH"]
+__all__ = [
+    "ServeConfig", "ENV_PREFIX", "SECRET_FIELDS", "ROLES", "LEARNER_FETCH", "LEARNER_DECODE"
+]  # fmt: skip
 
 ENV_PREFIX = "IHOMER_"
 #: Settings never logged in clear.
@@ -28,6 +30,7 @@ ROLES = ("both", "learner", "server")
 #: where the learner consumes the labelled topic: a fetch process of its own, its own loop, or
 #: (auto) the fetch process when the daemon may run on two CPUs or more
 LEARNER_FETCH = ("auto", "process", "inline")
+LEARNER_DECODE = ("auto", "fetcher", "learner")
 
 
 def _bool(v: Any) -> bool:
@@ -62,6 +65,8 @@ class ServeConfig:
     dead_letter_topic: str = "ihomer-dead-letters"
     learner_group: str = "ihomer-learner"
     learner_fetch: str = "auto"  # auto | process (a fetch process of its own) | inline
+    # auto | fetcher (the fetch process decodes and encodes records for the model) | learner
+    learner_decode: str = "auto"
     server_group: str = "ihomer-server"
     client_id: str = "ihomer-serve"
     model: str = "ihomer"
@@ -188,6 +193,14 @@ class ServeConfig:
         if self.learner_fetch not in LEARNER_FETCH:
             raise ValueError(
                 f"learner_fetch must be one of {LEARNER_FETCH}, not {self.learner_fetch!r}"
+            )
+        if self.learner_decode not in LEARNER_DECODE:
+            raise ValueError(
+                f"learner_decode must be one of {LEARNER_DECODE}, not {self.learner_decode!r}"
+            )
+        if self.learner_decode == "fetcher" and self.learner_fetch == "inline":
+            raise ValueError(
+                "learner_decode 'fetcher' needs the fetch process (learner_fetch process or auto)"
             )
         if self.checkpoint_interval < 1:
             raise ValueError(f"checkpoint_interval must be >= 1, not {self.checkpoint_interval}")

@@ -8,11 +8,17 @@ decoding and learning while the child fetches and parses the next records: on th
 ``benchmarks/serve_load.py`` and the commit that added this module).
 
 What crosses the pipe is raw record bytes in a fixed binary framing (never a pickle): per frame
-a kind byte, the *epoch* and a count; per record its partition, offset, key and value. The
+a kind byte, the *epoch* and a count; per record its partition, offset, key and value. With
+``encode``, the child also validates and encodes each record for the model
+(:class:`ihomer.serve.rows.RowEncoder`: column ids, values, labels, id) and each frame carries
+the feature names it met first, so the learner neither parses JSON nor encodes features for
+most records (:class:`ihomer.serve.rows.RowResolver`); the raw bytes still cross, for the
+dead-letter topic and for the records the learner must decode itself. The
 learner owns the positions: :meth:`FetchProcess.seek` starts a new epoch, and frames of an older
 epoch (fetched before the seek) are dropped, so a rewind after a failure mid-batch refetches
 exactly from the first record not handled. Memory is bounded: the child sends one frame at a
-time of at most ``max_frame_bytes`` (plus one record), and blocks while the pipe is full. A child
+time of at most ``max_frame_bytes`` (plus one record) into a pipe of :data:`PIPE_BYTES`, and
+blocks while the pipe is full. A child
 that dies is started again from the learner's positions (with a growing delay, and said in the
 log); the child exits when the learner does (its parent pid changes or the pipe closes).
 """
@@ -30,14 +36,20 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+from ihomer.serve.rows import Encoded, RowEncoder, RowResolver, pack_names, unpack_names
+
 __all__ = [
-    "FetchProcess", "Record", "child_main", "encode_highwaters", "encode_records", "fetch_main"
+    "FetchProcess", "Record", "child_main", "encode_highwaters", "encode_records", "encode_rows",
+    "fetch_main",
 ]  # fmt: skip
 
 log = logging.getLogger("ihomer.serve")
 
-#: frame header: kind (b"R" records, b"H" highwaters, b"E" an error line), epoch, count
+#: frame header: kind (b"R" records, b"X" encoded records, b"H" highwaters, b"E" an error
+#: line), epoch, count
 _HEAD = struct.Struct("<cqi")
+#: an encoded-records frame: the header padded to 16 bytes, so that what follows is 8-aligned
+_XPAD = b"\0" * (16 - _HEAD.size)
 #: per record: partition, offset, key length, value length (-1: None)
 _REC = struct.Struct("<iqii")
 #: per highwater: partition, highwater
@@ -48,14 +60,16 @@ class Record:
     """One labelled record as the learner sees it (the attributes of kafka-python's
     ``ConsumerRecord`` that the learner and the dead-letter path read)."""
 
-    __slots__ = ("topic", "partition", "offset", "key", "value")
+    __slots__ = ("topic", "partition", "offset", "key", "value", "enc")
 
-    def __init__(self, topic: str, partition: int, offset: int, key: Any, value: Any) -> None:
+    def __init__(self, topic: str, partition: int, offset: int, key: Any, value: Any,
+                 enc: Any = None) -> None:  # fmt: skip
         self.topic = topic
         self.partition = partition
         self.offset = offset
         self.key = key
         self.value = value
+        self.enc = enc  # the child's encoding (ihomer.serve.rows.Encoded), or None
 
 
 def _encode(kind: bytes, epoch: int, items: list[bytes], n: int) -> bytes:
@@ -78,9 +92,46 @@ def encode_records(epoch: int, records: list[tuple[int, int, Any, Any]]) -> byte
     return _encode(b"R", epoch, items, len(records))
 
 
+def encode_rows(epoch: int, names: list[str], records: list[tuple[int, int, Any, Any, bytes]]
+                ) -> bytes:  # fmt: skip
+    """One encoded-records frame: the new ``names``, then per record ``(partition, offset, key,
+    value, encoded)`` (``encoded`` from :meth:`ihomer.serve.rows.RowEncoder.encode`).
+
+    >>> from ihomer.serve.rows import RowEncoder
+    >>> enc, fp = RowEncoder(1 << 20), FetchProcess({}, "t", [0], 10, encode=True)
+    >>> v = b'{"features": {"a": 1.5}, "labels": ["l"]}'
+    >>> e = enc.encode(v)
+    >>> [r] = fp.decode(encode_rows(fp.epoch, enc.new_names(), [(0, 7, None, v, e)]))[0]
+    >>> r.offset, r.value == v, r.enc.idx.tolist(), fp.rows.names
+    (7, True, [0], ['a'])
+    """
+    items = [_XPAD, pack_names(names)]
+    for p, o, k, v, e in records:
+        kl, vl = -1 if k is None else len(k), -1 if v is None else len(v)
+        items.append(_REC.pack(p, o, kl, vl))
+        items.extend(b for b in (k, v) if b is not None)
+        items.append(b"\0" * (-(_REC.size + max(kl, 0) + max(vl, 0)) % 8))
+        items.append(e)
+    return _encode(b"X", epoch, items, len(records))
+
+
 def encode_highwaters(epoch: int, highwaters: dict[int, int]) -> bytes:
     """A highwaters frame (``{partition: highwater}``)."""
     return _encode(b"H", epoch, [_HW.pack(p, h) for p, h in highwaters.items()], len(highwaters))
+
+
+#: the data pipe's capacity (Linux; 64 KiB by default): a few frames fit, so the child writes the
+#: next frames while the learner learns and the learner reads a whole frame without waiting
+PIPE_BYTES = 1 << 20
+
+
+def _grow_pipe(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):  # not Linux, or over pipe-max-size
+        pass
 
 
 def _die_with(parent: int) -> None:
@@ -123,6 +174,7 @@ def fetch_main(data_fd: int, ctrl_fd: int) -> None:
     consumer = KafkaConsumer(**cfg["consumer"])
     tps = {p: TopicPartition(topic, p) for p in partitions}
     consumer.assign(list(tps.values()))
+    encoder = RowEncoder(int(cfg["max_bytes"])) if cfg.get("encode") else None
     epoch, waiting = 0, True  # nothing is fetched before the learner's first seek
     hw_sent, delay = 0.0, 0.5
     send = conn.send_bytes
@@ -151,18 +203,21 @@ def fetch_main(data_fd: int, ctrl_fd: int) -> None:
             delay = min(delay * 2, 10.0)
             continue
         delay = 0.5
-        recs: list[tuple[int, int, Any, Any]] = []
-        size = 0
-        for tp, msgs in batch.items():
-            p = tp.partition
-            for m in msgs:
-                recs.append((p, m.offset, m.key, m.value))
-                size += len(m.key or b"") + len(m.value or b"")
-                if size >= max_frame_bytes:
-                    send(encode_records(epoch, recs))
-                    recs, size = [], 0
-        if recs:
-            send(encode_records(epoch, recs))
+        if encoder is not None:
+            _send_encoded(send, encoder, epoch, batch, max_frame_bytes)
+        else:
+            recs: list[tuple[int, int, Any, Any]] = []
+            size = 0
+            for tp, msgs in batch.items():
+                p = tp.partition
+                for m in msgs:
+                    recs.append((p, m.offset, m.key, m.value))
+                    size += len(m.key or b"") + len(m.value or b"")
+                    if size >= max_frame_bytes:
+                        send(encode_records(epoch, recs))
+                        recs, size = [], 0
+            if recs:
+                send(encode_records(epoch, recs))
         now = time.monotonic()
         if now - hw_sent >= 1.0:
             hw_sent = now
@@ -170,6 +225,25 @@ def fetch_main(data_fd: int, ctrl_fd: int) -> None:
             hws = {p: h for p, h in hws.items() if h is not None}
             if hws:
                 send(encode_highwaters(epoch, hws))
+
+
+def _send_encoded(send: Any, encoder: RowEncoder, epoch: int, batch: dict,
+                  max_frame_bytes: int) -> None:  # fmt: skip
+    """One poll batch as encoded-records frames (each cut at ``max_frame_bytes``)."""
+    recs: list[tuple[int, int, Any, Any, bytes]] = []
+    size = 0
+    encode = encoder.encode
+    for tp, msgs in batch.items():
+        p = tp.partition
+        for m in msgs:
+            e = encode(m.value)
+            recs.append((p, m.offset, m.key, m.value, e))
+            size += len(m.key or b"") + len(m.value or b"") + len(e)
+            if size >= max_frame_bytes:
+                send(encode_rows(epoch, encoder.new_names(), recs))
+                recs, size = [], 0
+    if recs:
+        send(encode_rows(epoch, encoder.new_names(), recs))
 
 
 class FetchProcess:
@@ -190,6 +264,12 @@ class FetchProcess:
         The child's poll timeout.
     log_level
         The child's log level (its lines go to the learner's stderr).
+    encode
+        The child also validates and encodes each record for the model (see
+        :mod:`ihomer.serve.rows`); the records then carry ``enc``, and :attr:`rows` maps them to
+        the model's columns.
+    max_bytes
+        The learner's message size limit (what the child leaves undecoded, with ``encode``).
 
     Examples
     --------
@@ -209,9 +289,11 @@ class FetchProcess:
         topic: str,
         partitions: list[int],
         max_records: int,
-        max_frame_bytes: int = 4 << 20,
+        max_frame_bytes: int = 256 << 10,
         poll_ms: int = 100,
         log_level: str = "WARNING",
+        encode: bool = False,
+        max_bytes: int = 1 << 20,
     ) -> None:
         self.consumer_config = consumer_config
         self.topic = topic
@@ -220,6 +302,9 @@ class FetchProcess:
         self.max_frame_bytes = max_frame_bytes
         self.poll_ms = poll_ms
         self.log_level = log_level
+        self.encode = encode
+        self.max_bytes = max_bytes
+        self.rows = RowResolver()
         self.epoch = 0
         self.highwaters: dict[int, int] = {}
         self.restarts = 0
@@ -239,6 +324,7 @@ class FetchProcess:
         # command line (they may hold a SASL password).
         data_r, data_w = os.pipe()
         ctrl_r, ctrl_w = os.pipe()
+        _grow_pipe(data_w)
         root = str(pathlib.Path(__file__).resolve().parents[2])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
@@ -261,8 +347,10 @@ class FetchProcess:
             "op": "config", "consumer": self.consumer_config, "topic": self.topic,
             "partitions": self.partitions, "parent": os.getpid(),
             "max_records": self.max_records, "max_frame_bytes": self.max_frame_bytes,
-            "poll_ms": self.poll_ms, "log_level": self.log_level,
+            "poll_ms": self.poll_ms, "log_level": self.log_level, "encode": self.encode,
+            "max_bytes": self.max_bytes,
         }  # fmt: skip
+        self.rows.reset()  # a new child: a new vocabulary
         self._ctrl.send_bytes(json.dumps(settings).encode())
         self._send_seek()
         log.info("labelled topic %r: fetched by process %d", self.topic, proc.pid)
@@ -314,9 +402,10 @@ class FetchProcess:
 
     # ------------------------------------------------------------------ records
     def poll(self, timeout_ms: int, positions: dict[int, int]) -> dict[Any, list[Record]]:
-        """One frame of records (``{TopicPartition: [Record, ...]}``), or ``{}`` after
-        ``timeout_ms``; ``positions`` are the learner's next offsets (where a restarted child
-        starts)."""
+        """The records of the frames at hand (``{TopicPartition: [Record, ...]}``): the first
+        frame waited for up to ``timeout_ms`` (else ``{}``), then those already in the pipe, up
+        to ``max_records`` records; ``positions`` are the learner's next offsets (where a
+        restarted child starts)."""
         if self._proc is None or self._proc.poll() is not None:
             if self._proc is not None or self._restart_at:
                 self._positions = dict(positions)
@@ -326,20 +415,31 @@ class FetchProcess:
                 return {}
         conn = self._conn
         deadline = time.monotonic() + timeout_ms / 1000.0
+        out: dict[Any, list[Record]] = {}
+        got = 0
         while True:
             try:
-                if not conn.poll(max(0.0, deadline - time.monotonic())):
-                    return {}
+                wait = 0.0 if got else max(0.0, deadline - time.monotonic())
+                if not conn.poll(wait):
+                    return out
                 buf = conn.recv_bytes()
             except (EOFError, OSError):
-                return {}
+                return out
             kind, epoch, n = _HEAD.unpack_from(buf, 0)
-            if epoch != self.epoch:
-                continue  # fetched before the last seek
-            if kind == b"R":
+            if kind == b"X":
+                names, pos = unpack_names(buf, 16)
+                self.rows.add_names(names)  # (kept from a stale frame too: ids are in order)
+                if epoch == self.epoch:
+                    self._delay = 0.5
+                    self._records(buf, n, pos, out)
+                    got += n
+            elif epoch != self.epoch:
+                pass  # fetched before the last seek
+            elif kind == b"R":
                 self._delay = 0.5
-                return self._records(buf, n)
-            if kind == b"H":
+                self._records(buf, n, 0, out)
+                got += n
+            elif kind == b"H":
                 pos = _HEAD.size
                 for _ in range(n):
                     p, h = _HW.unpack_from(buf, pos)
@@ -350,23 +450,34 @@ class FetchProcess:
                 if text != self._last_error:
                     log.warning("fetch process: poll failed: %s; retrying", text)
                     self._last_error = text
-            if time.monotonic() >= deadline:
-                return {}
+            if got >= self.max_records or (not got and time.monotonic() >= deadline):
+                return out
 
     def decode(self, frame: bytes) -> list[list[Record]]:
         """The records of one records frame, per partition (what :meth:`poll` returns, as a
         list)."""
         kind, _epoch, n = _HEAD.unpack_from(frame, 0)
+        if kind == b"X":
+            names, pos = unpack_names(frame, 16)
+            self.rows.add_names(names)
+            return list(self._records(frame, n, pos).values())
         if kind != b"R":
             raise ValueError(f"not a records frame: {kind!r}")
         return list(self._records(frame, n).values())
 
-    def _records(self, buf: bytes, n: int) -> dict[Any, list[Record]]:
+    def _records(
+        self, buf: bytes, n: int, encoded: int = 0, out: dict[Any, list[Record]] | None = None
+    ) -> dict[Any, list[Record]]:
+        """The records of a frame, added to ``out`` (a new dict if None); ``encoded``: where the
+        records of an encoded-records frame start (0: a plain records frame)."""
         from kafka import TopicPartition
 
-        out: dict[Any, list[Record]] = {}
+        if out is None:
+            out = {}
         topic, unpack, size, tps = self.topic, _REC.unpack_from, _REC.size, self._tps
-        pos = _HEAD.size
+        pos = encoded or _HEAD.size
+        unpack_enc = Encoded.unpack
+        enc = None
         for _ in range(n):
             p, o, kl, vl = unpack(buf, pos)
             pos += size
@@ -378,13 +489,16 @@ class FetchProcess:
             if vl >= 0:
                 value = buf[pos : pos + vl]
                 pos += vl
+            if encoded:
+                pos += -pos % 8
+                enc, pos = unpack_enc(buf, pos)
             tp = tps.get(p)
             if tp is None:
                 tp = tps[p] = TopicPartition(topic, p)
             lst = out.get(tp)
             if lst is None:
                 lst = out[tp] = []
-            lst.append(Record(topic, p, o, key, value))
+            lst.append(Record(topic, p, o, key, value, enc))
         return out
 
     def close(self) -> None:

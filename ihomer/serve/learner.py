@@ -5,15 +5,17 @@ prequential step (predict, score, learn: the live metrics mean what the benchmar
 limits on what records may add to the model, the labelled consumer (manual assignment of every
 partition, resumed from the checkpoint's offsets; by default run in a fetch process of its own,
 :class:`ihomer.serve.fetcher.FetchProcess`, so that fetching and parsing the next records
-overlaps with learning), the audit log, and the handling of each record:
-decoded by :func:`streams.kafka.decode_event`, admitted by :class:`ihomer.serve.limits.Limits`,
-learned, or dead-lettered with the reason and its coordinates. A record that three runs in a
-row died on is dead-lettered without being tried again. When something fails mid-batch, the
-consumer is moved back to the first record not yet handled: nothing is skipped. Learning keeps
-record order (prequential): each record is predicted, scored and learned on its own, but the
-bookkeeping around it (counters, histograms, gauges) is done once per poll batch. Offsets and
-checkpoints belong to
-:class:`ihomer.serve.checkpointer.Checkpointer`.
+overlaps with learning), the audit log, and the handling of each record: decoded by
+:func:`streams.kafka.decode_event`, admitted by :class:`ihomer.serve.limits.Limits`, learned, or
+dead-lettered with the reason and its coordinates. With the fetch process, the decoding and the
+model's feature encoding are done there too for most records (:mod:`ihomer.serve.rows`: the
+learner then maps column ids and learns; a record with a feature new to the model or to the
+limits is decoded here, as without it). A record that three runs in a row died on is
+dead-lettered without being tried again. When something fails mid-batch, the consumer is moved
+back to the first record not yet handled: nothing is skipped. Learning keeps record order
+(prequential): each record is predicted, scored and learned on its own, but the bookkeeping
+around it (counters, histograms, gauges) is done once per poll batch. Offsets and checkpoints
+belong to :class:`ihomer.serve.checkpointer.Checkpointer`.
 """
 
 from __future__ import annotations
@@ -207,7 +209,8 @@ class LearnerRole:
 
             self.fetcher = FetchProcess(
                 self.link.consumer_config(c.learner_group), c.labelled_topic, sorted(parts),
-                c.max_poll_records, log_level=c.log_level,
+                c.max_poll_records, log_level=c.log_level, encode=self.decodes_in_fetcher(),
+                max_bytes=c.max_message_bytes,
             )  # fmt: skip
             self.fetcher.start(ck.offsets)
         previous = ck.open_progress(max(parts) + 1)
@@ -226,6 +229,20 @@ class LearnerRole:
                 ": it will be dead-lettered" if strikes >= POISON_STRIKES else "",
             )  # fmt: skip
         return True
+
+    def decodes_in_fetcher(self) -> bool:
+        """Whether the fetch process decodes and encodes records for the model
+        (``learner_decode``; ``auto``: when the model encodes with a
+        :class:`~ihomer.features.FeatureIndex`, as ihomer does)."""
+        from ihomer.features import FeatureIndex
+
+        if self.config.learner_decode == "learner":
+            return False
+        ok = isinstance(getattr(self.model, "feature_index", None), FeatureIndex)
+        if self.config.learner_decode == "fetcher" and not ok:
+            log.warning("learner_decode 'fetcher': the model does not take encoded records; "
+                        "the learner decodes them")  # fmt: skip
+        return ok
 
     def rewind(self) -> None:
         """After a failure mid-batch: fetch again from the first record not handled."""
@@ -272,6 +289,11 @@ class LearnerRole:
         c, ck, link = self.config, self.checkpointer, self.link
         offsets, replay_until = ck.offsets, ck.replay_until
         step, admit, audit = self.step, self.limits.admit, self.audit
+        admit_known, admitted = self.limits.admit_known, self.limits.features
+        fetcher = self.fetcher
+        resolve = index = None
+        if fetcher is not None and fetcher.encode:  # records encoded by the fetch process
+            resolve, index = fetcher.rows.resolve, self.model.feature_index
         stopping, begin, survived, store = link.stopping, ck.begin, ck.survived, ck.store_offset
         max_bytes = c.max_message_bytes
         n = learned = replayed = 0
@@ -298,10 +320,16 @@ class LearnerRole:
                         n += 1
                         continue
                     try:
-                        x, y, rid, _ts = decode_event(
-                            m.value, src, labelled=True, max_bytes=max_bytes
-                        )
-                        admit(x, y)
+                        enc = m.enc if resolve is not None else None
+                        known = None if enc is None else resolve(enc, index, admitted)
+                        if known is not None:  # every name known: no JSON, no encoding here
+                            x, y, rid = known
+                            admit_known(enc.n_features, y)
+                        else:
+                            x, y, rid, _ts = decode_event(
+                                m.value, src, labelled=True, max_bytes=max_bytes
+                            )
+                            admit(x, y)
                     except (EventSchemaError, LimitExceeded) as e:
                         link.dead_letter(m, e.category, e.reason, src)
                     else:

@@ -98,16 +98,41 @@ class Limits:
 
         Raises :class:`LimitExceeded` and remembers nothing when a limit is passed.
         """
-        s = self.settings
         self.check_request(x)
-        if y is None:
-            return
+        if y is not None:
+            self._admit(y, self._new_features(x))
+
+    def admit_known(self, n_features: int, y: dict) -> None:
+        """:meth:`admit` for a labelled record of ``n_features`` features that are all admitted
+        already (the learner's fetch process encoded it, and every name was found here): the
+        same checks, with no feature to remember.
+
+        >>> lim = Limits(LimitSettings(features_per_record=2, labels_total=1))
+        >>> lim.admit({"a": 1.0}, {"l": True})
+        >>> lim.admit_known(1, {"l": False})
+        >>> lim.admit_known(3, {"l": True})
+        Traceback (most recent call last):
+        ...
+        ihomer.serve.limits.LimitExceeded: 3 features, over the limit of 2 per record
+        >>> lim.admit_known(1, {"m": True})
+        Traceback (most recent call last):
+        ...
+        ihomer.serve.limits.LimitExceeded: 1 new labels would make 2 distinct, over the total of 1
+        """
+        cap = self.settings.features_per_record
+        if cap and n_features > cap:
+            raise LimitExceeded(
+                "too_many_features", f"{n_features} features, over the limit of {cap} per record"
+            )
+        self._admit(y, [])
+
+    def _admit(self, y: dict, new_f: list[str]) -> None:
+        s = self.settings
         if s.labels_per_record and len(y) > s.labels_per_record:
             raise LimitExceeded(
                 "too_many_labels",
                 f"{len(y)} labels, over the limit of {s.labels_per_record} per record",
             )
-        new_f = self._new_features(x)
         new_l = [lab for lab in y if lab not in self.labels] if len(y) else []
         if not new_f and not new_l:
             return
