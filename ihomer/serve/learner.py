@@ -303,18 +303,18 @@ class LearnerRole:
                 p = tp.partition
                 replay_end = replay_until.get(p, -1)
                 for m in msgs:
-                    if stopping():
+                    if not n & 31 and stopping():  # (every 32 records: a batch is short)
                         break
                     o = m.offset
                     if o < offsets.get(p, 0):
                         continue  # already in the model (a fetch from before a seek)
-                    src = position(m.topic, p, o)
+                    src = None  # the record's coordinates, made when a message needs them
                     begin(p, o)
                     if ck.is_suspect(p, o):
                         link.dead_letter(
                             m, "crashed_daemon",
                             f"{POISON_STRIKES} runs in a row died with this record in hand; not "
-                            "tried again", src,
+                            "tried again", position(m.topic, p, o),
                         )  # fmt: skip
                         store(p, o + 1)
                         n += 1
@@ -326,16 +326,18 @@ class LearnerRole:
                             x, y, rid = known
                             admit_known(enc.n_features, y)
                         else:
+                            src = position(m.topic, p, o)
                             x, y, rid, _ts = decode_event(
                                 m.value, src, labelled=True, max_bytes=max_bytes
                             )
                             admit(x, y)
                     except (EventSchemaError, LimitExceeded) as e:
-                        link.dead_letter(m, e.category, e.reason, src)
+                        link.dead_letter(m, e.category, e.reason, src or position(m.topic, p, o))
                     else:
                         try:
                             step(x, y)
                         except Exception as e:  # noqa: BLE001 - a model bug must not crash-loop
+                            src = src or position(m.topic, p, o)
                             log.exception("the model failed on %s", src)
                             link.dead_letter(m, "model_error", model_error(e), src)
                         else:
@@ -344,7 +346,8 @@ class LearnerRole:
                             if o < replay_end:
                                 replayed += 1
                             if audit is not None:
-                                audit.write(m.topic, p, o, src if rid is None else rid)
+                                where = position(m.topic, p, o) if rid is None else rid
+                                audit.write(m.topic, p, o, where)
                     store(p, o + 1)
                     n += 1
         finally:
