@@ -174,7 +174,10 @@ def fetch_main(data_fd: int, ctrl_fd: int) -> None:
     consumer = KafkaConsumer(**cfg["consumer"])
     tps = {p: TopicPartition(topic, p) for p in partitions}
     consumer.assign(list(tps.values()))
-    encoder = RowEncoder(int(cfg["max_bytes"])) if cfg.get("encode") else None
+    encoder = None
+    if cfg.get("encode"):
+        encoder = RowEncoder(int(cfg["max_bytes"]), int(cfg["max_features"]),
+                             int(cfg["max_names"]))  # fmt: skip
     epoch, waiting = 0, True  # nothing is fetched before the learner's first seek
     hw_sent, delay = 0.0, 0.5
     send = conn.send_bytes
@@ -268,8 +271,10 @@ class FetchProcess:
         The child also validates and encodes each record for the model (see
         :mod:`ihomer.serve.rows`); the records then carry ``enc``, and :attr:`rows` maps them to
         the model's columns.
-    max_bytes
-        The learner's message size limit (what the child leaves undecoded, with ``encode``).
+    max_bytes, max_features, max_names
+        With ``encode``: the learner's message size and features-per-record limits, and the most
+        feature names the child's vocabulary may hold (what the child leaves to the learner;
+        see :class:`ihomer.serve.rows.RowEncoder`).
 
     Examples
     --------
@@ -294,6 +299,8 @@ class FetchProcess:
         log_level: str = "WARNING",
         encode: bool = False,
         max_bytes: int = 1 << 20,
+        max_features: int = 0,
+        max_names: int = 100_000,
     ) -> None:
         self.consumer_config = consumer_config
         self.topic = topic
@@ -304,6 +311,8 @@ class FetchProcess:
         self.log_level = log_level
         self.encode = encode
         self.max_bytes = max_bytes
+        self.max_features = max_features
+        self.max_names = max_names
         self.rows = RowResolver()
         self.epoch = 0
         self.highwaters: dict[int, int] = {}
@@ -348,7 +357,8 @@ class FetchProcess:
             "partitions": self.partitions, "parent": os.getpid(),
             "max_records": self.max_records, "max_frame_bytes": self.max_frame_bytes,
             "poll_ms": self.poll_ms, "log_level": self.log_level, "encode": self.encode,
-            "max_bytes": self.max_bytes,
+            "max_bytes": self.max_bytes, "max_features": self.max_features,
+            "max_names": self.max_names,
         }  # fmt: skip
         self.rows.reset()  # a new child: a new vocabulary
         self._ctrl.send_bytes(json.dumps(settings).encode())

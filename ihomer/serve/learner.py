@@ -207,10 +207,13 @@ class LearnerRole:
         if not inline:
             from ihomer.serve.fetcher import FetchProcess
 
+            lim = self.limits.settings
+
             self.fetcher = FetchProcess(
                 self.link.consumer_config(c.learner_group), c.labelled_topic, sorted(parts),
                 c.max_poll_records, log_level=c.log_level, encode=self.decodes_in_fetcher(),
-                max_bytes=c.max_message_bytes,
+                max_bytes=c.max_message_bytes, max_features=lim.features_per_record,
+                max_names=2 * lim.features_total if lim.features_total else 100_000,
             )  # fmt: skip
             self.fetcher.start(ck.offsets)
         previous = ck.open_progress(max(parts) + 1)

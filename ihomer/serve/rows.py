@@ -141,6 +141,12 @@ class RowEncoder:
     max_bytes
         The learner's message size limit (a larger message is left to the learner, which
         dead-letters it).
+    max_features
+        A message with more features is left to the learner (which refuses it); 0: no limit.
+    max_names
+        The most names the vocabulary holds: what the network can make this process hold. A
+        message with a name beyond it is left to the learner (decoded there, as without the
+        fetch process).
 
     Examples
     --------
@@ -155,10 +161,18 @@ class RowEncoder:
     ([0, 1], [1.5, 1.0], [2])
     >>> Encoded.unpack(enc.encode(b'{"features": 1}'), 0)[0] is None
     True
+    >>> small = RowEncoder(1 << 20, max_names=2)
+    >>> _ = small.encode(b'{"features": {"a": 1, "b": 2}, "labels": []}')
+    >>> Encoded.unpack(small.encode(b'{"features": {"c": 1}, "labels": []}'), 0)[0] is None
+    True
+    >>> small.index.names
+    ['a', 'b']
     """
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, max_features: int = 0, max_names: int = 100_000) -> None:
         self.max_bytes = max_bytes
+        self.max_features = max_features
+        self.max_names = max_names
         self.index = FeatureIndex()
         self._sent = 0
 
@@ -176,17 +190,24 @@ class RowEncoder:
                                           max_bytes=self.max_bytes)  # fmt: skip
         except EventSchemaError:
             return _NOT_DECODED
+        if self.max_features and len(x) > self.max_features:
+            return _NOT_DECODED  # (the learner refuses it: too many features)
         index = self.index
-        row = index.encode(x)
+        grow = len(index) + len(x) <= self.max_names  # (room for every name of the record)
+        row, complete = (index.encode(x), True) if grow else index.encode_known(x)
+        if not complete:
+            return _NOT_DECODED  # a new name and a full vocabulary
         n = len(row.idx)
         zero = _EMPTY_I
         if n + len(row.missing) < len(x):  # zero-valued features: not columns, but names
             column = index.column
             zero = np.array(
-                [column(k, True) for k, v in x.items()
+                [column(k, grow) for k, v in x.items()
                  if type(v) is not str and v is not None and v == 0],
                 dtype=np.int64,
             )  # fmt: skip
+            if not grow and zero.size and zero.min() < 0:
+                return _NOT_DECODED
         rb = b"" if rid is None else rid.encode("utf-8")
         yb = _dumps(y)
         head = _ENC.pack(len(x), -1 if rid is None else len(rb), len(yb), n,

@@ -214,3 +214,20 @@ def test_killed_fetch_process_restarts_its_vocabulary(broker, topics, daemons, t
     for m in _mixed_stream(60, seed=11):
         x = decode_event(m)[0]
         assert obj["model"].predict_proba_one(x) == offline_model.predict_proba_one(x)
+
+
+def test_a_feature_flood_does_not_grow_the_fetch_process():
+    """What the network can make the child hold is bounded: a record over the per-record limit
+    is not encoded at all, and once the vocabulary is full, records with new names cross raw
+    (the learner decodes them, and its limits decide)."""
+    enc = RowEncoder(1 << 20, max_features=1000, max_names=50)
+    flood = _msg({f"k{i}": 1.0 for i in range(100_000)}, ["l"])
+    assert Encoded.unpack(enc.encode(flood), 0)[0] is None
+    assert len(enc.index) == 0
+    for i in range(200):  # 10 new names each
+        enc.encode(_msg({f"n{i}_{j}": 1.0 for j in range(10)}, ["l"]))
+    assert len(enc.index) == 50
+    known = _msg({"n0_0": 2.0, "n0_1": 0}, ["l"])  # names it holds: still encoded
+    e, _ = Encoded.unpack(enc.encode(known), 0)
+    assert e is not None and e.n_features == 2 and e.zero.tolist() == [1]
+    assert Encoded.unpack(enc.encode(_msg({"n0_0": 1.0, "zz": 0}, ["l"])), 0)[0] is None
