@@ -13,14 +13,14 @@ a kind byte, the *epoch* and a count; per record its partition, offset, key and 
 (:class:`ihomer.serve.rows.RowEncoder`: column ids, values, labels, id) and each frame carries
 the feature names it met first, so the learner neither parses JSON nor encodes features for
 most records (:class:`ihomer.serve.rows.RowResolver`); the raw bytes still cross, for the
-dead-letter topic and for the records the learner must decode itself. The
-learner owns the positions: :meth:`FetchProcess.seek` starts a new epoch, and frames of an older
-epoch (fetched before the seek) are dropped, so a rewind after a failure mid-batch refetches
-exactly from the first record not handled. Memory is bounded: the child sends one frame at a
-time of at most ``max_frame_bytes`` (plus one record) into a pipe of :data:`PIPE_BYTES`, and
-blocks while the pipe is full. A child
-that dies is started again from the learner's positions (with a growing delay, and said in the
-log); the child exits when the learner does (its parent pid changes or the pipe closes).
+dead-letter topic and for the records the learner must decode itself. The learner owns the
+positions: :meth:`FetchProcess.seek` starts a new epoch, and frames of an older epoch (fetched
+before the seek) are dropped, so a rewind after a failure mid-batch refetches exactly from the
+first record not handled. Memory is bounded: the child sends one frame at a time of at most
+``max_frame_bytes`` (plus one record) into a pipe of :data:`PIPE_BYTES`, and blocks while the
+pipe is full. A child that dies is started again from the learner's positions (with a growing
+delay, and said in the log); the child exits when the learner does (its parent pid changes or
+the pipe closes).
 """
 
 from __future__ import annotations

@@ -184,7 +184,15 @@ class RowEncoder:
         return new
 
     def encode(self, value: bytes | None) -> bytes:
-        """The encoded section of one record (see :class:`Encoded`)."""
+        """The encoded section of one record (see :class:`Encoded`). Never raises: whatever
+        this process cannot encode is left to the learner, whose guards decide (a record must
+        not be able to kill the fetch process, which would fetch it again)."""
+        try:
+            return self._encode(value)
+        except Exception:  # noqa: BLE001 - the learner decodes it and says why
+            return _NOT_DECODED
+
+    def _encode(self, value: bytes | None) -> bytes:
         try:
             x, y, rid, _ts = decode_event(value, "<fetched>", labelled=True,
                                           max_bytes=self.max_bytes)  # fmt: skip

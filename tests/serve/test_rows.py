@@ -231,3 +231,15 @@ def test_a_feature_flood_does_not_grow_the_fetch_process():
     e, _ = Encoded.unpack(enc.encode(known), 0)
     assert e is not None and e.n_features == 2 and e.zero.tolist() == [1]
     assert Encoded.unpack(enc.encode(_msg({"n0_0": 1.0, "zz": 0}, ["l"])), 0)[0] is None
+
+
+def test_the_encoder_never_raises(monkeypatch):
+    """A record the encoding fails on (a bug, memory) must not kill the fetch process, which
+    would fetch the same record again after its restart: it crosses raw instead."""
+    enc = RowEncoder(1 << 20)
+
+    def boom(x):
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(enc.index, "encode", boom)
+    assert Encoded.unpack(enc.encode(_msg({"a": 1.0}, ["l"])), 0)[0] is None
