@@ -137,14 +137,9 @@ class FeatureIndex:
         return i
 
     def _id(self, key: Any, grow: bool) -> int:
-        i = self._ids.get(key)
-        if i is None:
-            if not grow:
-                self._misses += 1  # an unseen feature ignored (see encode_known)
-                return -1
-            i = len(self.names)
-            self._ids[key] = i
-            self.names.append(key)
+        i = self.column(key, grow)
+        if i < 0:
+            self._misses += 1  # an unseen feature ignored (see encode_known)
         return i
 
     def encode(self, x: dict, grow: bool = True) -> SparseRow:

@@ -208,7 +208,6 @@ class LearnerRole:
             from ihomer.serve.fetcher import FetchProcess
 
             lim = self.limits.settings
-
             self.fetcher = FetchProcess(
                 self.link.consumer_config(c.learner_group), c.labelled_topic, sorted(parts),
                 c.max_poll_records, log_level=c.log_level, encode=self.decodes_in_fetcher(),
