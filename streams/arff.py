@@ -2,8 +2,9 @@
 
 This module owns reading ARFF text into ``(x, y)`` records: the header grammar (quoted names and
 values, comments, case-insensitive keywords), where the labels are (MEKA ``-C N`` in the relation
-name, a Mulan label XML, or an explicit list), and the value semantics (numeric and numeric-nominal
-values become ``float``, other nominal values stay category strings, ``?`` is ``None``; an infinite
+name, a Mulan label XML, or an explicit list), and the value semantics (numeric values and nominal
+``{0,1}`` values become ``float``, every other nominal value stays a category string, even one that
+looks like a number, ``?`` is ``None``; an infinite
 number or one beyond ``1e150`` in magnitude is a malformed value, see :mod:`streams.values`). It
 must not know about models or metrics.
 
@@ -126,8 +127,11 @@ class _Attr:
         self.domain = domain
         self.values: dict[str, float | str] | None = None  # nominal raw -> feature value
         if domain is not None:
+            # a {0,1} domain is a binary indicator (the same as its one-hot, and sparse rows keep
+            # it sparse); any other nominal domain is categorical, as Weka and MOA read it, even
+            # when its values are numerals: flags' language {1..10} is ten languages, not a scale
             nums = [_finite_float(v) for v in domain]
-            if all(f is not None for f in nums):
+            if all(f == 0.0 or f == 1.0 for f in nums):
                 self.values = dict(zip(domain, nums))
             else:
                 self.values = {v: str(v) for v in domain}
@@ -246,8 +250,9 @@ class ArffStream(Stream):
 
     Notes
     -----
-    Numeric attributes and nominal attributes whose values are all numbers give ``float``; other
-    nominal attributes give their category string; ``?`` gives ``None``. In sparse rows an absent
+    Numeric attributes and nominal ``{0,1}`` attributes give ``float``; other nominal attributes
+    give their category string (also when the values are numerals, e.g. ``{1,2,3}``: nominal means
+    categorical, as in Weka and MOA); ``?`` gives ``None``. In sparse rows an absent
     attribute is 0 and is left out of ``x``, except (Weka semantics) a nominal attribute whose first
     declared value is not 0, which takes that first value. Label order: the explicit list's order,
     else attribute order (also for a Mulan XML, whose own order may differ).

@@ -199,19 +199,25 @@ def test_spaces_around_values_and_trailing_comment(tmp_path):
     ]
 
 
-def test_nominal_numbers_become_floats_others_stay_strings(tmp_path):
+def test_nominal_zero_one_become_floats_other_nominals_stay_categories(tmp_path):
+    # {1,0} and {0,1} are binary indicators; a numeral domain such as {2,10,1,7} is categorical
+    # (Weka and MOA semantics): "10" is one category, not ten times "1"
     text = """@relation 'n: -C -1'
 @attribute loc {2,10,1,7}
 @attribute mixed {1,two}
+@attribute bit {1,0}
 @attribute l {0,1}
 @data
-10,two,1
-2,1,0
+10,two,0,1
+2,1,1,0
+{0 7}
 """
     rows = list(ArffStream(write(tmp_path, "n.arff", text)))
-    assert rows[0][0] == {"loc": 10.0, "mixed": "two"}
-    assert rows[1][0] == {"loc": 2.0, "mixed": "1"}
-    assert type(rows[1][0]["mixed"]) is str
+    assert rows[0][0] == {"loc": "10", "mixed": "two", "bit": 0.0}
+    assert rows[1][0] == {"loc": "2", "mixed": "1", "bit": 1.0}
+    assert all(type(rows[1][0][k]) is str for k in ("loc", "mixed"))
+    # a sparse row: an absent nominal takes its first declared value (Weka), as a category too
+    assert rows[2][0] == {"loc": "7", "mixed": "1", "bit": 1.0}
 
 
 SPARSE = """@relation 'sp: -C -2'

@@ -93,8 +93,11 @@ def test_matches_readme(name, table, parsed):
 def test_flags_nominal_features(parsed):
     s = parsed["flags"]["stream"]
     x, _ = next(iter(s))
-    assert all(type(v) is float for v in x.values())  # nominal {1,2,...} are numbers
-    assert x["landmass"] == 5.0
+    # nominal {1,2,...} are categories (as in Weka and MOA), nominal {0,1} and numeric are numbers
+    cats = {"landmass", "zone", "language", "religion"}
+    assert {k for k, v in x.items() if type(v) is str} == cats
+    assert all(type(v) is float for k, v in x.items() if k not in cats)
+    assert x["landmass"] == "5" and x["crescent"] == 0.0
 
 
 def test_river_yeast_equals_yeast_arff(shared_datasets):
