@@ -563,19 +563,47 @@ static PyObject *linear_proba(PyObject *self, PyObject *args)
 
 PyDoc_STRVAR(leaf_learn_doc,
 "leaf_learn(W, b, idx, xs, x2, y, pp, pw, last, mode, nb_base, nb_packed, val, sc, mask,\n"
-"           chosen, a, lr, w, G, Gb, ada, on, wg, nz, nzp, pos) -> (error, chosen)\n\n"
+"           chosen, a, lr, w, G, Gb, ada, on, wg, nz, nzp, pos, nbc, nbc_rate)\n"
+"           -> (error, chosen)\n\n"
 "One learning step of a leaf in one call: the naive Bayes log-odds nb_base + nb_add(nb_packed,\n"
-"idx, val) (no naive Bayes when nb_base is None), leaf_step with them, the label priors\n"
-"pp[on] += wg, and stats_add(nz, nzp, pos, idx, val, on, w) (skipped when nz is None). G, Gb\n"
-"and ada are None for the plain step. See LeafModel.learn.");
+"idx, val) (no naive Bayes when nb_base is None), calibrated by nbc when it is not None (see\n"
+"nb_calibrate), leaf_step with them, the label priors pp[on] += wg, and stats_add(nz, nzp,\n"
+"pos, idx, val, on, w) (skipped when nz is None). G, Gb and ada are None for the plain step.\n"
+"See LeafModel.learn.");
+
+/* kernels.nb_calibrate_numpy on raw arrays: z <- A z' + C (z' = z clipped to +-NB_CLIP), then
+ * one AdaGrad step of (A, C) on the log-loss of that calibrated z against y, weight w. cal is
+ * [A, C_0 .. C_L-1, GA, GC_0 .. GC_L-1]: one shrinkage A for every label, one bias per label. */
+#define NB_CLIP 30.0
+static void nb_calibrate_core(double *z, double *cal, Py_ssize_t L, const char *yd, double rate,
+                              double w)
+{
+    const double A = cal[0];
+    double *C = cal + 1, *GC = cal + L + 2, ga = 0.0;
+    for (Py_ssize_t l = 0; l < L; l++) {
+        const double zc = z[l] > NB_CLIP ? NB_CLIP : (z[l] < -NB_CLIP ? -NB_CLIP : z[l]);
+        const double zz = A * zc + C[l];
+        const double g = (1.0 / (1.0 + exp(-zz)) - (yd[l] != 0)) * w;
+        ga += g * zc;
+        GC[l] += g * g;
+        C[l] -= rate * g / sqrt(GC[l]);
+        z[l] = zz;
+    }
+    if (L) {
+        ga /= (double)L;
+        cal[L + 1] += ga * ga;
+        cal[0] -= rate * ga / sqrt(cal[L + 1]);
+    }
+}
 
 static PyObject *leaf_learn(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 27) {
-        PyErr_SetString(PyExc_TypeError, "leaf_learn: expected 27 arguments");
+    if (nargs != 29) {
+        PyErr_SetString(PyExc_TypeError, "leaf_learn: expected 29 arguments");
         return NULL;
     }
     double x2 = PyFloat_AsDouble(args[4]), pw = PyFloat_AsDouble(args[7]);
+    double nbc_rate = PyFloat_AsDouble(args[28]);
     double a = PyFloat_AsDouble(args[16]), w = PyFloat_AsDouble(args[18]);
     double wg = PyFloat_AsDouble(args[23]);
     long chosen = PyLong_AsLong(args[15]);
@@ -584,7 +612,7 @@ static PyObject *leaf_learn(PyObject *self, PyObject *const *args, Py_ssize_t na
     Bufs bs = {.n = 0};
     Py_buffer *W, *b, *idxb = NULL, *xs, *y, *pp, *last, *mode, *base = NULL, *pk = NULL;
     Py_buffer *vb = NULL, *sc, *mask, *lr, *Gbuf = NULL, *Gbb = NULL, *adab = NULL, *onb;
-    Py_buffer *nzb = NULL, *nzpb = NULL, *posb = NULL;
+    Py_buffer *nzb = NULL, *nzpb = NULL, *posb = NULL, *calb = NULL;
     const int has_nb = args[10] != Py_None, has_st = args[24] != Py_None;
     if (!(W = take(&bs, args[0], 'd', 1, "W")) || !(b = take(&bs, args[1], 'd', 1, "b")) ||
         (args[2] != Py_None && !(idxb = take(&bs, args[2], 'q', 0, "idx"))) ||
@@ -604,7 +632,8 @@ static PyObject *leaf_learn(PyObject *self, PyObject *const *args, Py_ssize_t na
         !(onb = take(&bs, args[22], 'q', 0, "on")) ||
         (has_st && (!(nzb = take(&bs, args[24], 'd', 1, "nz")) ||
                     !(nzpb = take(&bs, args[25], 'd', 1, "nzp")) ||
-                    !(posb = take(&bs, args[26], 'd', 1, "pos"))))) {
+                    !(posb = take(&bs, args[26], 'd', 1, "pos")))) ||
+        (has_nb && args[27] != Py_None && !(calb = take(&bs, args[27], 'd', 1, "nbc")))) {
         release(&bs);
         return NULL;
     }
@@ -622,7 +651,8 @@ static PyObject *leaf_learn(PyObject *self, PyObject *const *args, Py_ssize_t na
               (has_nb && (len(base) != L || len(pk) % (L ? 3 * L : 1) ||
                           check_rows(idx, n, L ? len(pk) / (3 * L) : 0) < 0)) ||
               (has_st && ((len(nzb) % 3) || len(nzpb) != (len(nzb) / 3) * L * 3 ||
-                          len(posb) != L || check_rows(idx, n, len(nzb) / 3) < 0));
+                          len(posb) != L || check_rows(idx, n, len(nzb) / 3) < 0)) ||
+              (calb && len(calb) != 2 * (L + 1));
     for (Py_ssize_t j = 0; j < non && !bad; j++)
         bad = on[j] < 0 || on[j] >= L;
     if (bad) {
@@ -641,6 +671,8 @@ static PyObject *leaf_learn(PyObject *self, PyObject *const *args, Py_ssize_t na
         scratch = nb + L;
         memcpy(nb, base->buf, sizeof(double) * (size_t)L);
         nb_core(pk->buf, idx, vb->buf, n, L, nb, scratch);
+        if (calb)
+            nb_calibrate_core(nb, calb->buf, L, y->buf, nbc_rate, w);
     }
     double err;
     int bi;

@@ -11,8 +11,9 @@
 * :func:`nb_fit`: the naive Bayes coefficients of some features
   (:meth:`ihomer.trees.observers.LeafStats._nb_chunks`), O(features x labels) with two
   logarithms per cell: numpy spends about 30 temporaries on it;
-* :func:`leaf_learn`: a leaf's whole learning step in one call (the naive Bayes log-odds,
-  :func:`leaf_step`, the label priors and :func:`stats_add`);
+* :func:`leaf_learn`: a leaf's whole learning step in one call (the naive Bayes log-odds and
+  their calibration, :func:`nb_calibrate_numpy`, :func:`leaf_step`, the label priors and
+  :func:`stats_add`);
 * :func:`row_local`: a row in a tree's columns, scaled, for prediction
   (:meth:`ihomer.trees.tree.MultiLabelHoeffdingTree.predict_proba`);
 * :func:`scaler_flush`: the feature scaler's batched update
@@ -49,6 +50,8 @@ __all__ = [
     "leaf_step",
     "leaf_learn",
     "nb_add",
+    "nb_calibrated",
+    "nb_calibrate_numpy",
     "linear_proba",
     "stats_add",
     "nb_fit",
@@ -335,17 +338,22 @@ def leaf_learn_numpy(
     nz: np.ndarray | None,
     nzp: np.ndarray | None,
     pos: np.ndarray | None,
+    nbc: np.ndarray | None = None,
+    nbc_rate: float = 0.0,
 ) -> tuple[float, int]:
     """Reference implementation of ``leaf_learn``: one leaf's learning step. The naive Bayes
     log-odds are ``nb_base`` plus :func:`nb_add_numpy` of the row's raw values ``val`` (no
-    naive Bayes when ``nb_base`` is None); then :func:`leaf_step_numpy` with them; the label
-    priors ``pp[on] += wg``; and, unless ``nz`` is None, :func:`stats_add_numpy` of the row
+    naive Bayes when ``nb_base`` is None), calibrated by :func:`nb_calibrate_numpy` with
+    ``nbc`` and ``nbc_rate`` unless ``nbc`` is None; then :func:`leaf_step_numpy` with them; the
+    label priors ``pp[on] += wg``; and, unless ``nz`` is None, :func:`stats_add_numpy` of the row
     (``nz``, ``nzp``, ``pos``: the leaf's split statistics)."""
     nb = None
     if nb_base is not None:
         nb = nb_base.copy()
         if xs.size:
             nb_add_numpy(nb_packed, idx, val, nb)
+        if nbc is not None:
+            nb_calibrate_numpy(nb, nbc, y, nbc_rate, w)
     err, chosen = leaf_step_numpy(
         W, b, idx, xs, x2, y, pp, pw, last, mode, nb, sc, mask, chosen, a, lr, w, G, Gb, ada
     )
@@ -354,6 +362,57 @@ def leaf_learn_numpy(
     if nz is not None:
         stats_add_numpy(nz, nzp, pos, idx, val, on, w)
     return err, chosen
+
+
+#: naive Bayes log-odds are clipped to this magnitude before they are calibrated
+NB_CLIP = 30.0
+
+
+def nb_calibrated(z: np.ndarray, nbc: np.ndarray) -> np.ndarray:
+    """Calibrated naive Bayes log-odds ``A clip(z) + C`` (``nbc`` as in
+    :func:`nb_calibrate_numpy`): what a leaf serves when naive Bayes is its candidate.
+
+    >>> nb_calibrated(np.array([40.0, -2.0]), np.array([[0.5, 1.0, 0.0], [1.0, 1.0, 1.0]]))
+    ... .tolist()
+    [16.0, -1.0]
+    """
+    return nbc[0, 0] * np.clip(z, -NB_CLIP, NB_CLIP) + nbc[0, 1:]
+
+
+def nb_calibrate_numpy(
+    z: np.ndarray, nbc: np.ndarray, y: np.ndarray, rate: float, w: float
+) -> None:
+    """Calibrate the naive Bayes log-odds ``z`` in place (``z <- A clip(z) + C``) and take one
+    AdaGrad step of ``(A, C)`` on the log-loss of that calibrated ``z`` against the labels ``y``
+    (weight ``w``, step ``rate / sqrt(sum of squared gradients)``). ``A``, one for every label,
+    shrinks the log-odds: naive Bayes multiplies evidence as if features were independent, so
+    where they are not its log-odds are too large and its 0.5 cut is not the Hamming-optimal one
+    (the shrinkage is the features' redundancy, shared by the labels); ``C``, one per label,
+    corrects the label's bias. ``nbc`` (2 x (L + 1), float64, updated in place) is
+    ``[[A, C_1 .. C_L], [GA, GC_1 .. GC_L]]`` with the accumulators in the second row; a leaf
+    starts at ``A = 1``, ``C = 0``, accumulators 1 (no calibration yet). The gradient of ``A``
+    is the mean over labels.
+
+    >>> nbc = np.array([[1.0, 0.0], [1.0, 1.0]])
+    >>> z = np.array([8.0])
+    >>> for i in range(200):  # a confident log-odds that is right half the time
+    ...     z[0] = 8.0
+    ...     nb_calibrate_numpy(z, nbc, np.array([i % 2 == 0]), 0.1, 1.0)
+    >>> bool(abs(nbc[0, 0] * 8.0 + nbc[0, 1]) < 1.0)  # shrunk towards log-odds 0
+    True
+    """
+    A = nbc[0, 0]
+    C, GC = nbc[0, 1:], nbc[1, 1:]
+    zc = np.clip(z, -NB_CLIP, NB_CLIP)
+    zz = A * zc + C
+    g = (expit(zz) - y) * w
+    GC += g * g
+    C -= rate * g / np.sqrt(GC)
+    if z.size:
+        ga = float(np.dot(g, zc)) / z.size
+        nbc[1, 0] += ga * ga
+        nbc[0, 0] -= rate * ga / np.sqrt(nbc[1, 0])
+    z[:] = zz
 
 
 def row_local_numpy(

@@ -9,7 +9,9 @@ grouped into clusters) and predicts with the best one:
 * ``last_set``: the last label set seen at the leaf (streams sorted by label set);
 * ``mode_set``: the most frequent recency-weighted label set (pruned-sets style);
 * ``naive_bayes``: per-label naive Bayes from the leaf's split statistics (computed by the tree,
-  :meth:`ihomer.trees.observers.LeafStats.nb_logit`);
+  :meth:`ihomer.trees.observers.LeafStats.nb_logit`), calibrated online (log-odds ``A z + C``:
+  one shrinkage for every label, one bias per label, :func:`ihomer.trees.kernels.
+  nb_calibrate_numpy`) unless ``LeafConfig.nb_calibration`` is 0;
 * ``linear``: per-label logistic regressions, vectorised over the labels, trained by normalised
   SGD on the non-zero inputs only (inputs scaled by the tree's :class:`FeatureScaler`); with
   ``LeafConfig.adaptive``, by an adaptive normalised step (per-feature AdaGrad-like rates,
@@ -47,7 +49,7 @@ class LeafConfig:
 
     __slots__ = (
         "prior_fading", "set_fading", "select_fading", "lr", "max_sets", "candidates", "adaptive",
-        "ada",
+        "ada", "nb_calibration",
     )  # fmt: skip
     #: ``adaptive``: the linear models' step (see :func:`ihomer.trees.kernels.adaptive_step`):
     #: "off" (plain normalised SGD), "feature" (AdaGrad-like rates, one accumulator per feature
@@ -58,7 +60,7 @@ class LeafConfig:
     #: 0.6056 / 0.6271 / 0.4647 / 0.1104, "weight" 0.3779 / 0.5999 / 0.6207 / 0.4601 / 0.1115;
     #: "feature" lowers Hamming on the text streams but raises it on corel5k and delicious)
     ADAPTIVE = ("off", "feature", "weight")
-
+    #: ``nb_calibration``: the AdaGrad rate of the naive Bayes calibration (0: raw naive Bayes)
     def __init__(
         self,
         prior_fading: float = 0.995,
@@ -69,6 +71,7 @@ class LeafConfig:
         candidates: tuple[str, ...] = CANDIDATES,
         adaptive: str = "off",
         ada: tuple[bool, ...] | None = None,
+        nb_calibration: float = 0.1,
     ) -> None:
         if adaptive not in self.ADAPTIVE:
             raise ValueError(f"adaptive must be one of {self.ADAPTIVE}, got {adaptive!r}")
@@ -79,6 +82,9 @@ class LeafConfig:
         self.max_sets = max_sets
         self.candidates = candidates
         self.adaptive = adaptive
+        if not 0.0 <= nb_calibration < float("inf"):
+            raise ValueError(f"nb_calibration must be a finite number >= 0, got {nb_calibration!r}")
+        self.nb_calibration = float(nb_calibration)
         k = self.lr.shape[0]
         self.ada = np.ones(k, dtype=bool) if ada is None else np.array(ada, dtype=bool)
         if self.ada.shape != (k,):
@@ -90,9 +96,11 @@ class LeafConfig:
     def __setstate__(self, state: tuple) -> None:
         for s, v in zip(self.__slots__, state):
             setattr(self, s, v)
-        if len(state) < len(self.__slots__):  # pickled before the adaptive step
+        if len(state) < 8:  # pickled before the adaptive step
             self.adaptive = "off"
             self.ada = np.ones(self.lr.shape[0], dtype=bool)
+        if len(state) < 9:  # pickled before the naive Bayes calibration: raw naive Bayes
+            self.nb_calibration = 0.0
 
 
 class FeatureScaler:
@@ -188,6 +196,18 @@ def selection_scores(sc: np.ndarray, a: float) -> np.ndarray:
 #: gradients outweigh it
 ADA_PRIOR = 1.0
 
+def new_calibration(n_labels: int) -> np.ndarray:
+    """A naive Bayes calibration that changes nothing yet: ``A = 1``, ``C = 0``, accumulators 1
+    (2 x (``n_labels`` + 1), see :func:`ihomer.trees.kernels.nb_calibrate_numpy`).
+
+    >>> new_calibration(2).tolist()
+    [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]]
+    """
+    cal = np.ones((2, n_labels + 1))
+    cal[0, 1:] = 0.0
+    return cal
+
+
 class LeafModel:
     """The candidate models of one leaf and the choice between them (see module docstring).
 
@@ -204,7 +224,7 @@ class LeafModel:
 
     __slots__ = (
         "pp", "pw", "pg", "last", "sets", "g", "mode_key", "mode_vec", "W", "b", "sc", "chosen",
-        "mask", "lr", "seen", "judge_at", "G", "Gb", "ada",
+        "mask", "lr", "seen", "judge_at", "G", "Gb", "ada", "nbc",
     )  # fmt: skip
 
     #: a candidate that costs O(features x labels) (naive Bayes, a linear model) is judged after
@@ -249,6 +269,8 @@ class LeafModel:
             self.G = np.full((n_features, c), ADA_PRIOR)
             self.Gb = np.full(c, ADA_PRIOR)
             self.ada = cfg.ada
+        # the naive Bayes calibration (A, C and their AdaGrad accumulators; None: raw)
+        self.nbc = new_calibration(n_labels) if cfg.nb_calibration > 0 and self.mask[NB] else None
 
     def __setstate__(self, state: tuple) -> None:
         # models pickled before the per-leaf step sizes and candidate judging: defaults
@@ -260,6 +282,8 @@ class LeafModel:
             self.seen, self.judge_at = 0.0, self.PRUNE_WEIGHT
         if "G" not in slots:  # pickled before the adaptive step: the plain one
             self.G = self.Gb = self.ada = None
+        if "nbc" not in slots:  # pickled before the naive Bayes calibration: raw naive Bayes
+            self.nbc = None
 
     @property
     def n_linear(self) -> int:
@@ -293,6 +317,8 @@ class LeafModel:
         z = np.zeros(k)
         zb = np.zeros(k, dtype=bool)
         self.pp = np.concatenate([self.pp, z])
+        if self.nbc is not None:  # new labels: no bias yet (the shrinkage is shared)
+            self.nbc = np.concatenate([self.nbc, new_calibration(k)[:, 1:]], axis=1)
         self.last = np.concatenate([self.last, zb])
         for e in self.sets.values():
             e[1] = np.concatenate([e[1], zb])
@@ -337,6 +363,7 @@ class LeafModel:
         child.G = None if self.G is None else self.G.copy()
         child.Gb = None if self.Gb is None else self.Gb.copy()
         child.ada = self.ada
+        child.nbc = None if self.nbc is None else self.nbc.copy()  # the parent's calibration
         return child
 
     def restrict(self, pos: np.ndarray, remap: Callable[[bytes], bytes]) -> None:
@@ -344,6 +371,8 @@ class LeafModel:
         key of the old label order to the key of its restriction."""
         L = self.pp.size
         self.pp = self.pp[pos]
+        if self.nbc is not None:
+            self.nbc = np.ascontiguousarray(self.nbc[:, np.concatenate([[0], pos + 1])])
         self.last = self.last[pos]
         sets: dict[bytes, list] = {}
         for key, (count, vec) in self.sets.items():
@@ -425,7 +454,7 @@ class LeafModel:
             self.last, self.mode_vec, base, packed, val, self.sc, self.mask, self.chosen,
             cfg.select_fading, self.lr, w, self.G, self.Gb, self.ada, on, wg,
             None if st is None else st.nz, None if st is None else st.nzp,
-            None if st is None else st.pos,
+            None if st is None else st.pos, self.nbc, cfg.nb_calibration,
         )  # fmt: skip
         if st is not None:
             st.w += w  # (the kernel added the row to its arrays)
@@ -471,6 +500,7 @@ class LeafModel:
         if self.mask[NB] and chosen != NB and s[NB] < s[chosen] - margin:
             self.mask = self.mask.copy()
             self.mask[NB] = False
+            self.nbc = None
         K = self.lr.shape[0]
         if K < 2 or self.pp.size < self.PRUNE_LINEAR_LABELS:
             return
@@ -509,6 +539,8 @@ class LeafModel:
 
     def nbytes(self) -> int:
         n = self.pp.nbytes + self.last.nbytes + self.W.nbytes + self.b.nbytes
+        if self.nbc is not None:
+            n += self.nbc.nbytes
         if self.G is not None:
             n += self.G.nbytes + self.Gb.nbytes
         return n + sum(v[1].nbytes + 48 for v in self.sets.values())

@@ -29,6 +29,7 @@ from ihomer.trees.leaf_models import (
     FeatureScaler,
     LeafConfig,
     LeafModel,
+    new_calibration,
 )
 from ihomer.trees.nodes import Leaf, Split, count_nodes, iter_nodes
 from ihomer.trees.observers import DEFAULT_Z_GRID, LeafStats
@@ -103,6 +104,13 @@ class MultiLabelHoeffdingTree(ClusterLearner):
     adaptive_step
         ``"off"``, ``"feature"`` or ``"weight"``: the linear models' adaptive normalised step
         (:class:`ihomer.trees.leaf_models.LeafConfig`; off by default, by measurement).
+    nb_calibration
+        AdaGrad rate of the naive Bayes candidate's online calibration (per label, log-odds
+        ``A z + C`` fitted on the log-loss of the leaf's past instances before each is learned,
+        :func:`ihomer.trees.kernels.nb_calibrate_numpy`); 0 serves raw naive Bayes. Naive Bayes
+        counts correlated features as independent evidence, so its probabilities crowd at 0
+        and 1 and its 0.5 cut, by which the leaf compares it with the other candidates, is
+        wrong. 0.1 by measurement (development-suite means, see the README).
     prior_fading, set_fading
         Per-instance fading of the label priors and of the label-set counts at a leaf.
     select_fading
@@ -158,6 +166,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         leaf_model: str | tuple[str, ...] = "adaptive",
         lr: float | tuple[float, ...] = (0.5, 4.0),
         adaptive_step: str = "off",
+        nb_calibration: float = 0.1,
         prior_fading: float = 0.995,
         set_fading: float = 0.99,
         select_fading: float = 0.97,
@@ -176,6 +185,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         self.leaf_model = leaf_model
         self.lr = lr
         self.adaptive_step = adaptive_step
+        self.nb_calibration = nb_calibration
         self.prior_fading = prior_fading
         self.set_fading = set_fading
         self.select_fading = select_fading
@@ -232,6 +242,9 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             raise ValueError(f"leaf_model must be 'adaptive', one of {CANDIDATES} or a tuple")
         if getattr(self, "adaptive_step", "off") not in LeafConfig.ADAPTIVE:
             raise ValueError(f"adaptive_step must be one of {LeafConfig.ADAPTIVE}")
+        nbc = getattr(self, "nb_calibration", 0.0)  # absent from older pickles
+        if isinstance(nbc, bool) or not isinstance(nbc, (int, float)) or not 0.0 <= nbc < math.inf:
+            raise ValueError(f"nb_calibration must be a finite number >= 0, got {nbc!r}")
         if self.adwin_delta is not None and not 0.0 < self.adwin_delta < 1.0:
             raise ValueError(f"adwin_delta must be in (0, 1) or None, got {self.adwin_delta}")
         for name in ("prior_fading", "set_fading", "select_fading"):
@@ -253,6 +266,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             lr=(self.lr,) if isinstance(self.lr, (int, float)) else tuple(self.lr),
             candidates=cands,
             adaptive=getattr(self, "adaptive_step", "off"),  # absent from older pickles
+            nb_calibration=getattr(self, "nb_calibration", 0.0),
         )
         self._cap = max(self._cap, 16)
         self._scaler = FeatureScaler(self._cap)
@@ -497,7 +511,8 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         if c >= LINEAR:
             return model.predict_proba(idx, xs, rows)
         if c == NB and node.stats is not None:
-            return expit(node.stats.nb_logit(idx, val, rows))
+            z = node.stats.nb_logit(idx, val, rows)
+            return expit(z if model.nbc is None else kernels.nb_calibrated(z, model.nbc))
         return model.predict_proba(idx, val)
 
     def _locate(self, row: SparseRow) -> tuple:
@@ -711,6 +726,8 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         # the children judge naive Bayes again (their statistics start afresh)
         left.model.mask = right.model.mask = leaf.model.mask.copy()
         left.model.mask[NB] = right.model.mask[NB] = "naive_bayes" in self._cfg.candidates
+        if left.model.mask[NB] and self._cfg.nb_calibration > 0:  # and calibrate it afresh
+            left.model.nbc, right.model.nbc = new_calibration(self._L), new_calibration(self._L)
         feature = int(self._gof[cand.feature])  # nodes route on global column ids
         split = Split(
             leaf.depth,

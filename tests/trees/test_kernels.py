@@ -176,9 +176,10 @@ def test_compiled_kernels_reject_bad_buffers_instead_of_reading_out_of_bounds():
 
 @compiled
 @pytest.mark.parametrize(
-    "dense,with_nb,with_stats", list(itertools.product([True, False], repeat=3))
+    "dense,with_nb,with_stats,with_cal",
+    [c for c in itertools.product([True, False], repeat=4) if c[1] or not c[3]],
 )
-def test_leaf_learn_matches_the_numpy_reference(dense, with_nb, with_stats):
+def test_leaf_learn_matches_the_numpy_reference(dense, with_nb, with_stats, with_cal):
     rng = np.random.default_rng(13)
     for _ in range(150):
         L = int(rng.integers(1, 12))
@@ -191,17 +192,25 @@ def test_leaf_learn_matches_the_numpy_reference(dense, with_nb, with_stats):
         )
         on = np.flatnonzero(case["y"]).astype(np.int64)
         st = (rng.random((F, 3)), rng.random((F, L, 3)), rng.random(L)) if with_stats else None
+        cal = None
+        if with_cal:  # a calibration some way into learning: shrinkage, biases, accumulators
+            cal = np.vstack([np.r_[rng.uniform(0.2, 1.5), rng.normal(size=L)],
+                             rng.uniform(1.0, 5.0, size=L + 1)])  # fmt: skip
         outs = []
         for fn in (kernels.leaf_learn_numpy, kernels._kernels.leaf_learn):
             c = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in case.items()}
             s = [x.copy() for x in st] if st is not None else [None, None, None]
+            k = None if cal is None else cal.copy()
             err, chosen = fn(
                 c["W"], c["b"], c["idx"], c["xs"], c["x2"], c["y"], c["pp"], c["pw"], c["last"],
                 c["mode"], extra["nb_base"], extra["nb_packed"], extra["val"], c["sc"], c["mask"],
-                c["chosen"], c["a"], c["lr"], c["w"], None, None, None, on, 0.7, *s,
+                c["chosen"], c["a"], c["lr"], c["w"], None, None, None, on, 0.7, *s, k, 0.1,
             )  # fmt: skip
-            outs.append((err, chosen, c["W"], c["b"], c["sc"], c["pp"], s))
-        (e1, c1, *a1, s1), (e2, c2, *a2, s2) = outs
+            outs.append((err, chosen, c["W"], c["b"], c["sc"], c["pp"], s, k))
+        (e1, c1, *a1, s1, k1), (e2, c2, *a2, s2, k2) = outs
+        if with_cal:
+            np.testing.assert_allclose(k2, k1, rtol=1e-12, atol=1e-12)
+            assert not np.array_equal(k1, cal)  # the calibration learned
         assert c1 == c2
         assert e1 == pytest.approx(e2, abs=1e-12)
         for x, y in zip(a1, a2):
@@ -209,12 +218,14 @@ def test_leaf_learn_matches_the_numpy_reference(dense, with_nb, with_stats):
         if with_stats:
             for x, y in zip(s1, s2):
                 np.testing.assert_allclose(y, x, rtol=1e-12, atol=1e-12)
-        # it is leaf_step with the naive Bayes log-odds, then the priors
+        # it is leaf_step with the (calibrated) naive Bayes log-odds, then the priors
         c = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in case.items()}
         if with_nb:
             c["nb"] = extra["nb_base"].copy()
             if n:
                 kernels.nb_add_numpy(extra["nb_packed"], c["idx"], extra["val"], c["nb"])
+            if with_cal:
+                c["nb"] = kernels.nb_calibrated(c["nb"], cal)
         e3, c3, *_ = _run(kernels.leaf_step_numpy, c)
         assert (e3, c3) == pytest.approx((e1, c1), abs=1e-12)
 
@@ -258,7 +269,7 @@ def test_leaf_learn_rejects_bad_buffers_instead_of_reading_out_of_bounds():
     args = [c["W"], c["b"], c["idx"], c["xs"], c["x2"], c["y"], c["pp"], c["pw"], c["last"],
             c["mode"], np.zeros(3), np.zeros((F - 5, 9)), np.ones(n), c["sc"], c["mask"],
             c["chosen"], c["a"], c["lr"], c["w"], None, None, None, np.array([0], dtype=np.int64),
-            1.0, None, None, None]  # fmt: skip
+            1.0, None, None, None, None, 0.1]  # fmt: skip
     args[2] = np.array([F - 1], dtype=np.int64)  # a row the naive Bayes table lacks
     args[3], args[12] = np.ones(1), np.ones(1)
     with pytest.raises(ValueError, match="leaf_learn"):
@@ -267,8 +278,15 @@ def test_leaf_learn_rejects_bad_buffers_instead_of_reading_out_of_bounds():
     args[22] = np.array([3], dtype=np.int64)  # label 3 of 3
     with pytest.raises(ValueError, match="leaf_learn"):
         kernels._kernels.leaf_learn(*args)
-    with pytest.raises(TypeError, match="27 arguments"):
+    with pytest.raises(TypeError, match="29 arguments"):
         kernels._kernels.leaf_learn(*args[:-1])
+    args[22] = np.array([0], dtype=np.int64)
+    args[10], args[11] = np.zeros(3), np.zeros((F, 9))
+    args[2], args[3], args[12] = np.array([0], dtype=np.int64), np.ones(1), np.ones(1)
+    kernels._kernels.leaf_learn(*args)  # well formed
+    args[27] = np.ones((2, 3))  # a calibration for 2 labels, not 3
+    with pytest.raises(ValueError, match="leaf_learn"):
+        kernels._kernels.leaf_learn(*args)
 
 
 @compiled

@@ -189,3 +189,72 @@ def test_leaf_models_pickled_before_the_adaptive_step_load_with_the_plain_step()
     back = LeafConfig.__new__(LeafConfig)
     back.__setstate__(cfg.__getstate__()[:6])
     assert back.adaptive == "off" and back.ada.tolist() == [True, True]
+
+
+def redundant_stream(n, seed, copies=8):
+    """label 0 on iff f0 > 0, and f0 repeated ``copies`` times (plus a little noise per copy):
+    naive Bayes counts the same evidence ``copies`` times, so its log-odds are far too large."""
+    rng = np.random.default_rng(seed)
+    idx = np.arange(copies)
+    for _ in range(n):
+        f = rng.normal()
+        y0 = rng.random() < (0.9 if f > 0 else 0.1)  # 10% label noise either side
+        val = f + 0.05 * rng.normal(size=copies)
+        val[val == 0.0] = 1e-3
+        yield SparseRow(idx, val, NONE), np.array([y0])
+
+
+def _nb_tree(**kw):
+    tree = MultiLabelHoeffdingTree(leaf_model="naive_bayes", grace_period=10_000, **kw)
+    tree.add_labels(1)
+    return tree
+
+
+def test_naive_bayes_calibration_shrinks_redundant_evidence():
+    calibrated, raw = _nb_tree(), _nb_tree(nb_calibration=0.0)
+    loss = {"calibrated": [], "raw": []}
+    for i, (row, y) in enumerate(redundant_stream(3000, seed=5)):
+        for name, tree in (("calibrated", calibrated), ("raw", raw)):
+            p = float(np.clip(tree.predict_proba(row)[0], 1e-12, 1 - 1e-12))
+            if i >= 1000:
+                loss[name].append(-np.log(p if y[0] else 1.0 - p))
+            tree.learn(row, y)
+    # the raw log-odds count the one feature 8 times; the calibration learns to shrink them
+    assert np.mean(loss["calibrated"]) < 0.8 * np.mean(loss["raw"])
+    leaf = calibrated._root.model
+    assert 0.0 < leaf.nbc[0, 0] < 0.5  # the shrinkage A
+    assert raw._root.model.nbc is None
+
+
+def test_naive_bayes_calibration_follows_labels_through_every_operation():
+    m = LeafModel(4, 3, LeafConfig())
+    assert m.nbc.shape == (2, 4) and m.nbc[0].tolist() == [1.0, 0.0, 0.0, 0.0]
+    m.nbc[0] = [0.5, 1.0, 2.0, 3.0]
+    assert m.nbytes() - LeafModel(4, 3, LeafConfig(nb_calibration=0.0)).nbytes() == m.nbc.nbytes
+    m.add_labels(2)  # new labels: no bias yet, the shared shrinkage kept
+    assert m.nbc[0].tolist() == [0.5, 1.0, 2.0, 3.0, 0.0, 0.0]
+    m.restrict(np.array([2, 0]), lambda k: k)
+    assert m.nbc[0].tolist() == [0.5, 3.0, 1.0]
+    child = m.spawn(np.ones(2), np.full(2, 2.0))
+    assert child.nbc is not m.nbc and child.nbc.tolist() == m.nbc.tolist()
+    back = pickle.loads(pickle.dumps(m))
+    assert back.nbc.tolist() == m.nbc.tolist()
+    assert LeafModel(4, 3, LeafConfig(candidates=("prior", "linear"))).nbc is None
+
+
+def test_naive_bayes_calibration_is_validated_and_old_pickles_serve_raw_naive_bayes():
+    with pytest.raises(ValueError, match="nb_calibration"):
+        MultiLabelHoeffdingTree(nb_calibration=-0.1)
+    with pytest.raises(ValueError, match="nb_calibration"):
+        MultiLabelHoeffdingTree(nb_calibration=float("nan"))
+    with pytest.raises(ValueError, match="nb_calibration"):
+        LeafConfig(nb_calibration=float("inf"))
+    cfg = LeafConfig.__new__(LeafConfig)
+    cfg.__setstate__(LeafConfig().__getstate__()[:8])  # pickled before the calibration
+    assert cfg.nb_calibration == 0.0
+    m = LeafModel(2, 2, LeafConfig())
+    slots = dict(m.__reduce_ex__(4)[2][1])
+    del slots["nbc"]
+    old = LeafModel.__new__(LeafModel)
+    old.__setstate__((None, slots))
+    assert old.nbc is None
