@@ -372,8 +372,8 @@ def nb_calibrated(z: np.ndarray, nbc: np.ndarray) -> np.ndarray:
     """Calibrated naive Bayes log-odds ``A clip(z) + C`` (``nbc`` as in
     :func:`nb_calibrate_numpy`): what a leaf serves when naive Bayes is its candidate.
 
-    >>> nb_calibrated(np.array([40.0, -2.0]), np.array([[0.5, 1.0, 0.0], [1.0, 1.0, 1.0]]))
-    ... .tolist()
+    >>> cal = np.array([[0.5, 1.0, 0.0], [1.0, 1.0, 1.0]])  # A = 0.5, C = (1, 0)
+    >>> nb_calibrated(np.array([40.0, -2.0]), cal).tolist()  # 40 is clipped to 30 first
     [16.0, -1.0]
     """
     return nbc[0, 0] * np.clip(z, -NB_CLIP, NB_CLIP) + nbc[0, 1:]
