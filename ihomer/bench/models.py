@@ -90,9 +90,10 @@ def _river_cc_lr(seed, stream):
 def _river_isoupt(seed, stream):
     from river import tree
 
-    from ihomer.bench.baselines import ThresholdedRegressor
+    from ihomer.bench.baselines import OneHotStrings, ThresholdedRegressor
 
-    return ThresholdedRegressor(tree.ISOUPTreeRegressor(), threshold=0.5)
+    # its leaf models are linear regressors: categories one-hot (they raise on strings)
+    return OneHotStrings() | ThresholdedRegressor(tree.ISOUPTreeRegressor(), threshold=0.5)
 
 
 def _majority(seed, stream):
@@ -178,7 +179,8 @@ _SPECS = [
         "river-isoupt",
         "river",
         False,
-        "river tree.ISOUPTreeRegressor() on 0/1 targets, label on when output > 0.5",
+        "river OneHotStrings() | tree.ISOUPTreeRegressor() on 0/1 targets, label on when "
+        "output > 0.5",
         _river_isoupt,
     ),
     ModelSpec(
