@@ -125,6 +125,8 @@ VARIANTS: dict[str, Variant] = {
                 "the F1-optimal ones", {"decision": "balanced"}),
         Variant("steady-selection", "the leaf's candidate scores faded by 0.995 instead of "
                 "0.97 (a steadier choice between its models)", {}, {"select_fading": 0.995}),
+        Variant("raw-naive-bayes", "the leaves' naive Bayes served and compared uncalibrated "
+                "(no online shrinkage and bias of its log-odds)", {}, {"nb_calibration": 0.0}),
     ]
 }  # fmt: skip
 
