@@ -59,8 +59,10 @@ class LeafConfig:
     #: macro-F1 / Hamming: off 0.3791 / 0.6030 / 0.6257 / 0.4580 / 0.1101, "feature" 0.3835 /
     #: 0.6056 / 0.6271 / 0.4647 / 0.1104, "weight" 0.3779 / 0.5999 / 0.6207 / 0.4601 / 0.1115;
     #: "feature" lowers Hamming on the text streams but raises it on corel5k and delicious)
+    #: ``nb_calibration``: the AdaGrad rate of the naive Bayes calibration (0: raw naive Bayes,
+    #: see :func:`ihomer.trees.kernels.nb_calibrate_numpy`)
     ADAPTIVE = ("off", "feature", "weight")
-    #: ``nb_calibration``: the AdaGrad rate of the naive Bayes calibration (0: raw naive Bayes)
+
     def __init__(
         self,
         prior_fading: float = 0.995,
@@ -195,6 +197,7 @@ def selection_scores(sc: np.ndarray, a: float) -> np.ndarray:
 #: :func:`ihomer.trees.kernels.adaptive_step`): a feature's rate departs from 1 once its squared
 #: gradients outweigh it
 ADA_PRIOR = 1.0
+
 
 def new_calibration(n_labels: int) -> np.ndarray:
     """A naive Bayes calibration that changes nothing yet: ``A = 1``, ``C = 0``, accumulators 1

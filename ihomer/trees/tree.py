@@ -105,9 +105,10 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         ``"off"``, ``"feature"`` or ``"weight"``: the linear models' adaptive normalised step
         (:class:`ihomer.trees.leaf_models.LeafConfig`; off by default, by measurement).
     nb_calibration
-        AdaGrad rate of the naive Bayes candidate's online calibration (per label, log-odds
-        ``A z + C`` fitted on the log-loss of the leaf's past instances before each is learned,
-        :func:`ihomer.trees.kernels.nb_calibrate_numpy`); 0 serves raw naive Bayes. Naive Bayes
+        AdaGrad rate of the naive Bayes candidate's online calibration (log-odds ``A z + C``:
+        one shrinkage ``A`` for every label, one bias ``C`` per label, fitted on the log-loss of
+        each instance at the leaf before it is learned, :func:`ihomer.trees.kernels.
+        nb_calibrate_numpy`); 0 serves raw naive Bayes. Naive Bayes
         counts correlated features as independent evidence, so its probabilities crowd at 0
         and 1 and its 0.5 cut, by which the leaf compares it with the other candidates, is
         wrong. 0.1 by measurement: development-suite Hamming loss 0.1053 (0.05: 0.1058, 0.15:
