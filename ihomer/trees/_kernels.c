@@ -573,7 +573,8 @@ PyDoc_STRVAR(leaf_learn_doc,
 
 /* kernels.nb_calibrate_numpy on raw arrays: z <- A z' + C (z' = z clipped to +-NB_CLIP), then
  * one AdaGrad step of (A, C) on the log-loss of that calibrated z against y, weight w. cal is
- * [A, C_0 .. C_L-1, GA, GC_0 .. GC_L-1]: one shrinkage A for every label, one bias per label. */
+ * [A, C_0 .. C_L-1, GA, GC_0 .. GC_L-1]: one shrinkage A for every label, one bias per label.
+ * A NaN log-odds counts as 0, so that one cannot poison the shared A. */
 #define NB_CLIP 30.0
 static void nb_calibrate_core(double *z, double *cal, Py_ssize_t L, const char *yd, double rate,
                               double w)
@@ -581,7 +582,8 @@ static void nb_calibrate_core(double *z, double *cal, Py_ssize_t L, const char *
     const double A = cal[0];
     double *C = cal + 1, *GC = cal + L + 2, ga = 0.0;
     for (Py_ssize_t l = 0; l < L; l++) {
-        const double zc = z[l] > NB_CLIP ? NB_CLIP : (z[l] < -NB_CLIP ? -NB_CLIP : z[l]);
+        const double zl = z[l] == z[l] ? z[l] : 0.0; /* NaN: no evidence (as in numpy) */
+        const double zc = zl > NB_CLIP ? NB_CLIP : (zl < -NB_CLIP ? -NB_CLIP : zl);
         const double zz = A * zc + C[l];
         const double g = (1.0 / (1.0 + exp(-zz)) - (yd[l] != 0)) * w;
         ga += g * zc;

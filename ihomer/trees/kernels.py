@@ -370,13 +370,20 @@ NB_CLIP = 30.0
 
 def nb_calibrated(z: np.ndarray, nbc: np.ndarray) -> np.ndarray:
     """Calibrated naive Bayes log-odds ``A clip(z) + C`` (``nbc`` as in
-    :func:`nb_calibrate_numpy`): what a leaf serves when naive Bayes is its candidate.
+    :func:`nb_calibrate_numpy`; a NaN in ``z`` counts as 0): what a leaf serves when naive Bayes
+    is its candidate.
 
     >>> cal = np.array([[0.5, 1.0, 0.0], [1.0, 1.0, 1.0]])  # A = 0.5, C = (1, 0)
     >>> nb_calibrated(np.array([40.0, -2.0]), cal).tolist()  # 40 is clipped to 30 first
     [16.0, -1.0]
     """
-    return nbc[0, 0] * np.clip(z, -NB_CLIP, NB_CLIP) + nbc[0, 1:]
+    return nbc[0, 0] * _clipped(z) + nbc[0, 1:]
+
+
+def _clipped(z: np.ndarray) -> np.ndarray:
+    """``z`` clipped to +-``NB_CLIP``, NaN as 0 (no evidence: one NaN must not poison the
+    shrinkage that every label shares)."""
+    return np.clip(np.nan_to_num(z, nan=0.0, posinf=NB_CLIP, neginf=-NB_CLIP), -NB_CLIP, NB_CLIP)
 
 
 def nb_calibrate_numpy(
@@ -403,7 +410,7 @@ def nb_calibrate_numpy(
     """
     A = nbc[0, 0]
     C, GC = nbc[0, 1:], nbc[1, 1:]
-    zc = np.clip(z, -NB_CLIP, NB_CLIP)
+    zc = _clipped(z)
     zz = A * zc + C
     g = (expit(zz) - y) * w
     GC += g * g

@@ -258,3 +258,25 @@ def test_naive_bayes_calibration_is_validated_and_old_pickles_serve_raw_naive_ba
     old = LeafModel.__new__(LeafModel)
     old.__setstate__((None, slots))
     assert old.nbc is None
+
+
+def test_a_nan_log_odds_cannot_poison_the_shared_shrinkage():
+    from ihomer.trees import kernels
+
+    for fn in (kernels.nb_calibrate_numpy, getattr(kernels._kernels, "leaf_learn", None)):
+        if fn is None:
+            continue
+        nbc = np.array([[0.5, 0.1, -0.2], [2.0, 3.0, 4.0]])
+        z = np.array([np.nan, 3.0])
+        y = np.array([True, False])
+        if fn is kernels.nb_calibrate_numpy:
+            fn(z, nbc, y, 0.1, 1.0)
+        else:  # the compiled path: one leaf step with naive Bayes log-odds [nan, 3]
+            W, b = np.zeros((1, 2)), np.zeros(2)
+            fn(W, b, None, np.zeros(0), 0.0, y, np.zeros(2), 0.0, y, y, z, np.zeros((1, 6)),
+               np.zeros(0), np.zeros((5, 4)), np.ones(5, dtype=bool), 0, 0.97, np.ones(1), 1.0,
+               None, None, None, np.array([0]), 1.0, None, None, None, nbc, 0.1)  # fmt: skip
+        assert np.isfinite(nbc).all()
+        assert nbc[0, 0] != 0.5  # the finite label still moved the shrinkage
+    cal = np.array([[0.5, 1.0, 0.0], [1.0, 1.0, 1.0]])
+    assert kernels.nb_calibrated(np.array([np.nan, -np.inf]), cal).tolist() == [1.0, -15.0]
