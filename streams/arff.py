@@ -2,11 +2,11 @@
 
 This module owns reading ARFF text into ``(x, y)`` records: the header grammar (quoted names and
 values, comments, case-insensitive keywords), where the labels are (MEKA ``-C N`` in the relation
-name, a Mulan label XML, or an explicit list), and the value semantics (numeric values and nominal
-``{0,1}`` values become ``float``, every other nominal value stays a category string, even one that
-looks like a number, ``?`` is ``None``; an infinite
-number or one beyond ``1e150`` in magnitude is a malformed value, see :mod:`streams.values`). It
-must not know about models or metrics.
+name, a Mulan label XML, or an explicit list), and the value semantics (numeric values and the
+values of a boolean nominal, ``{0,1}`` or ``{no,yes}`` or ``{false,true}``, become ``float``, every
+other nominal value stays a category string, even one that looks like a number, ``?`` is ``None``;
+an infinite number or one beyond ``1e150`` in magnitude is a malformed value, see
+:mod:`streams.values`). It must not know about models or metrics.
 
 Rows are parsed by a fast path (``str.split`` and per-column converters prepared from the header);
 any row the fast path does not accept is re-read by a careful parser that either returns the
@@ -127,12 +127,15 @@ class _Attr:
         self.domain = domain
         self.values: dict[str, float | str] | None = None  # nominal raw -> feature value
         if domain is not None:
-            # a {0,1} domain is a binary indicator (the same as its one-hot, and sparse rows keep
-            # it sparse); any other nominal domain is categorical, as Weka and MOA read it, even
-            # when its values are numerals: flags' language {1..10} is ten languages, not a scale
-            nums = [_finite_float(v) for v in domain]
-            if all(f == 0.0 or f == 1.0 for f in nums):
-                self.values = dict(zip(domain, nums))
+            # a domain whose every value reads as a boolean ({0,1}, {no,yes}, {true,false}, the
+            # words a label may use) is a binary indicator: 0/1, the same as its one-hot less the
+            # redundant column, and sparse (a protein's ~1,200 {NO,YES} motif attributes would
+            # otherwise be ~1,200 always-on "=NO" columns per row, which drown the few "=YES"
+            # in every model that sums over its inputs); any other nominal domain is
+            # categorical, as Weka and MOA read it, even when its values are numerals: flags'
+            # language {1..10} is ten languages, not a scale
+            if all(v.lower() in _LABEL_WORDS for v in domain):
+                self.values = {v: float(_LABEL_WORDS[v.lower()]) for v in domain}
             else:
                 self.values = {v: str(v) for v in domain}
 
@@ -250,7 +253,8 @@ class ArffStream(Stream):
 
     Notes
     -----
-    Numeric attributes and nominal ``{0,1}`` attributes give ``float``; other nominal attributes
+    Numeric attributes and boolean nominal attributes (every value 0/1, no/yes or false/true, in
+    any case: 1.0 for the true value) give ``float``; other nominal attributes
     give their category string (also when the values are numerals, e.g. ``{1,2,3}``: nominal means
     categorical, as in Weka and MOA); ``?`` gives ``None``. In sparse rows an absent
     attribute is 0 and is left out of ``x``, except (Weka semantics) a nominal attribute whose first

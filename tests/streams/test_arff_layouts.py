@@ -220,6 +220,28 @@ def test_nominal_zero_one_become_floats_other_nominals_stay_categories(tmp_path)
     assert rows[2][0] == {"loc": "7", "mixed": "1", "bit": 1.0}
 
 
+def test_boolean_word_nominals_are_zero_one_floats(tmp_path):
+    # {NO,YES} (genbase's motif attributes), {true,false}, in any case and either order: 0/1
+    # floats, 1.0 for the true value; a two-valued domain of other words stays categorical
+    text = """@relation 'b: -C -1'
+@attribute motif {NO,YES}
+@attribute flag {True,false}
+@attribute sex {male,female}
+@attribute l {0,1}
+@data
+YES,false,male,1
+NO,True,female,0
+{1 false}
+"""
+    rows = list(ArffStream(write(tmp_path, "b.arff", text)))
+    assert rows[0][0] == {"motif": 1.0, "flag": 0.0, "sex": "male"}
+    assert rows[1][0] == {"motif": 0.0, "flag": 1.0, "sex": "female"}
+    assert all(type(rows[0][0][k]) is float for k in ("motif", "flag"))
+    # sparse: an absent nominal takes its first declared value (Weka): NO is 0 (left out), True
+    # of {True,false} is 1, male stays a category
+    assert rows[2][0] == {"flag": 0.0, "sex": "male"}
+
+
 SPARSE = """@relation 'sp: -C -2'
 @attribute w0 numeric
 @attribute w1 numeric
