@@ -489,6 +489,10 @@ static PyObject *nb_fit(PyObject *self, PyObject *args)
         const double v = m2 - mean * mean;
         const double floor = 1e-2 * (v > 0.0 ? v : 0.0) + 1e-9;
         const int never = s[0] <= 0.0;
+        /* P(non-zero | label) is an m-estimate: 2 alpha prior rows at the feature's pooled
+         * non-zero rate r (not at 1/2, which makes each rare feature's presence strong evidence
+         * for every rare label) */
+        const double m = 2 * alpha, mr = m * (s[0] + alpha) / (W + m);
         for (Py_ssize_t l = 0; l < L; l++) {
             const double p1 = pos[l], p0 = W - p1;
             const double w1 = sp[3 * l], s1 = sp[3 * l + 1], q1 = sp[3 * l + 2];
@@ -499,8 +503,8 @@ static PyObject *nb_fit(PyObject *self, PyObject *args)
             const double mu0 = (s[1] - s1 + k * mean) / (w0 + k);
             double var0 = (s[2] - q1 + k * m2) / (w0 + k) - mu0 * mu0;
             var0 = (var0 > 0.0 ? var0 : 0.0) + floor;
-            const double nz1 = (w1 + alpha) / (p1 + 2 * alpha);
-            const double nz0 = (w0 + alpha) / (p0 + 2 * alpha);
+            const double nz1 = (w1 + mr) / (p1 + m);
+            const double nz0 = (w0 + mr) / (p0 + m);
             /* two logarithms instead of six: log P(zero|on) - log P(zero|off), and
              * logit(nz1) - logit(nz0) + 0.5 log(var0 / var1) as the log of one ratio */
             const double z1 = 1.0 - nz1, z0 = 1.0 - nz0;

@@ -286,8 +286,13 @@ def nb_fit_numpy(
     var1 = np.maximum((q1 + k * m2) / (w1 + k) - mu1 * mu1, 0.0) + floor
     mu0 = (nz[:, 1:2] - s1 + k * mean) / (w0 + k)
     var0 = np.maximum((nz[:, 2:3] - q1 + k * m2) / (w0 + k) - mu0 * mu0, 0.0) + floor
-    nz1 = (w1 + alpha) / (p1 + 2 * alpha)
-    nz0 = (w0 + alpha) / (p0 + 2 * alpha)
+    # P(non-zero | label): an m-estimate, 2 alpha prior rows at the feature's pooled non-zero
+    # rate (at 1/2, Laplace's, each rare feature's presence is strong evidence for every rare
+    # label)
+    m = 2.0 * alpha
+    mr = m * (nz[:, 0:1] + alpha) / (w + m)
+    nz1 = (w1 + mr) / (p1 + m)
+    nz0 = (w0 + mr) / (p0 + m)
     q1, q0 = 1.0 - nz1, 1.0 - nz0
     t = np.log(q1 / q0)  # log P(zero | on) - log P(zero | off)
     t[nz[:, 0] <= 0] = 0.0  # features never non-zero here add nothing

@@ -430,8 +430,9 @@ class LeafStats:
         self, idx: np.ndarray, val: np.ndarray, rows: slice | None = None
     ) -> np.ndarray:
         """Per-label log-odds of a naive Bayes over the features: per feature, P(non-zero | label)
-        times a Gaussian of the non-zero value (shrunk towards the feature's pooled moments),
-        or P(zero | label) for the features absent from the row. Parameters are refreshed every
+        (an m-estimate: two prior rows at the feature's pooled non-zero rate) times a Gaussian of
+        the non-zero value (shrunk towards the feature's pooled moments), or P(zero | label) for
+        the features absent from the row. Parameters are refreshed every
         ``NB_REFRESH`` weight (or more, see ``NB_REFRESH_FRACTION``), so a call costs
         O(nnz * labels). ``rows`` (optional) is ``slice(0, idx.size)`` when ``idx`` is
         ``arange(idx.size)``."""

@@ -68,6 +68,27 @@ def test_naive_bayes_log_odds_follow_the_gaussians():
     np.testing.assert_allclose(st2.nzp, st.nzp)
 
 
+def test_naive_bayes_rare_features_are_no_evidence_for_a_rare_label():
+    # 400 rows, 200 background features each present in ~1% of the rows; a rare label (5% of
+    # the rows) is on exactly when feature 0 is present. A row holding only background
+    # features that never met the label must not look more like the label than the prior
+    # does: smoothed towards 1/2 (Laplace), P(present | on) = 1/22 for each of them against
+    # ~1/100 off, and three of them added ~ +4.5 to the label's log-odds
+    rng = np.random.default_rng(0)
+    st = LeafStats(201, 1)
+    for i in range(400):
+        on = i % 20 == 0
+        bg = rng.choice(np.arange(1, 201), 2, replace=False)
+        idx = np.concatenate([[0], bg]) if on else bg
+        st.push(idx, np.ones(idx.size), np.array([on]), 1.0)
+    seen_off = [f for f in range(1, 201) if st.nz[f, 0] > 0 and st.nzp[f, 0, 0] == 0][:3]
+    prior = st.nb_logit(NONE, np.empty(0))[0]
+    background = st.nb_logit(np.array(seen_off), np.ones(3))[0]
+    motif = st.nb_logit(np.array([0]), np.ones(1))[0]
+    assert background <= prior + 0.1
+    assert motif > prior + 3
+
+
 def test_label_sets_sorted_stream_picks_recency_candidate():
     """Runs of one label set (like a stream sorted by label set): the last set wins."""
     rng = np.random.default_rng(3)
