@@ -490,9 +490,14 @@ static PyObject *nb_fit(PyObject *self, PyObject *args)
         const double floor = 1e-2 * (v > 0.0 ? v : 0.0) + 1e-9;
         const int never = s[0] <= 0.0;
         /* P(non-zero | label) is an m-estimate: 2 alpha prior rows at the feature's pooled
-         * non-zero rate r (not at 1/2, which makes each rare feature's presence strong evidence
-         * for every rare label) */
-        const double m = 2 * alpha, mr = m * (s[0] + alpha) / (W + m);
+         * non-zero rate r (at 1/2, Laplace's rule, each rare feature's presence is strong
+         * evidence for every rare label); at 1/2 still for a valued feature in most rows (its
+         * Gaussian carries the evidence; nb_fit_numpy says what was measured) */
+        const double m = 2 * alpha;
+        double r = (s[0] + alpha) / (W + m);
+        if (r > 0.5 && v > 1e-9 * m2)
+            r = 0.5;
+        const double mr = m * r;
         for (Py_ssize_t l = 0; l < L; l++) {
             const double p1 = pos[l], p0 = W - p1;
             const double w1 = sp[3 * l], s1 = sp[3 * l + 1], q1 = sp[3 * l + 2];

@@ -287,10 +287,15 @@ def nb_fit_numpy(
     mu0 = (nz[:, 1:2] - s1 + k * mean) / (w0 + k)
     var0 = np.maximum((nz[:, 2:3] - q1 + k * m2) / (w0 + k) - mu0 * mu0, 0.0) + floor
     # P(non-zero | label): an m-estimate, 2 alpha prior rows at the feature's pooled non-zero
-    # rate (at 1/2, Laplace's, each rare feature's presence is strong evidence for every rare
-    # label)
+    # rate r (at 1/2, Laplace's rule, each rare feature's presence is strong evidence for every
+    # rare label: the motif stream of benchmarks/motif_arff.py). An indicator (one non-zero
+    # value) takes r whatever its rate; a valued feature in most rows keeps 1/2, whose presence
+    # term measured better there (emotions Hamming 0.2386 against 0.2437 at r, yeast 0.2151
+    # against 0.2166)
     m = 2.0 * alpha
-    mr = m * (nz[:, 0:1] + alpha) / (w + m)
+    r = (nz[:, 0:1] + alpha) / (w + m)
+    valued = (m2 - mean * mean) > 1e-9 * m2
+    mr = m * np.where(valued, np.minimum(r, 0.5), r)
     nz1 = (w1 + mr) / (p1 + m)
     nz0 = (w0 + mr) / (p0 + m)
     q1, q0 = 1.0 - nz1, 1.0 - nz0

@@ -430,12 +430,12 @@ class LeafStats:
         self, idx: np.ndarray, val: np.ndarray, rows: slice | None = None
     ) -> np.ndarray:
         """Per-label log-odds of a naive Bayes over the features: per feature, P(non-zero | label)
-        (an m-estimate: two prior rows at the feature's pooled non-zero rate) times a Gaussian of
-        the non-zero value (shrunk towards the feature's pooled moments), or P(zero | label) for
-        the features absent from the row. Parameters are refreshed every
-        ``NB_REFRESH`` weight (or more, see ``NB_REFRESH_FRACTION``), so a call costs
-        O(nnz * labels). ``rows`` (optional) is ``slice(0, idx.size)`` when ``idx`` is
-        ``arange(idx.size)``."""
+        (an m-estimate: two prior rows at the feature's pooled non-zero rate, at most 1/2 for a
+        feature of several values) times a Gaussian of the non-zero value (shrunk towards the
+        feature's pooled moments), or P(zero | label) for the features absent from the row.
+        Parameters are refreshed every ``NB_REFRESH`` weight (or more, see
+        ``NB_REFRESH_FRACTION``), so a call costs O(nnz * labels). ``rows`` (optional) is
+        ``slice(0, idx.size)`` when ``idx`` is ``arange(idx.size)``."""
         base, packed = self.nb_params()
         out = base.copy()
         if idx.size:  # per feature: c0 + c1 x + c2 x^2, summed over the row's non-zeros

@@ -133,13 +133,22 @@ def test_stats_add_matches_the_numpy_reference():
 @compiled
 def test_nb_fit_matches_the_numpy_reference():
     rng = np.random.default_rng(9)
-    for _ in range(100):
+    for _ in range(200):
         L, F = int(rng.integers(1, 10)), 16
-        nz = rng.random((F, 3)) * 5
-        nz[rng.random(F) < 0.2] = 0.0  # features never non-zero
-        nzp = rng.random((F, L, 3)) * nz[:, None, :]
-        pos = rng.random(L) * 4 + nz[:, 0].max()  # consistent counts: w1 <= p1, w0 <= p0
-        w = float(pos.max() + nz[:, 0].max() + rng.random() * 5)
+        # consistent counts: per feature and label, w1 <= min(non-zeros, p1), w0 <= w - p1
+        w = float(rng.random() * 30 + 1)
+        pos = rng.random(L) * w
+        n0 = rng.random(F) * w * rng.choice([0.4, 1.0])  # rates below and above 1/2
+        n0[rng.random(F) < 0.2] = 0.0  # features never non-zero
+        lo = np.maximum(0.0, n0[:, None] + pos[None, :] - w)
+        w1 = lo + rng.random((F, L)) * (np.minimum(n0[:, None], pos[None, :]) - lo)
+        mean = rng.normal(size=F)
+        m2 = mean**2 + rng.random(F)  # valued features: m2 > mean^2
+        ind = rng.random(F) < 0.3  # indicators: every non-zero value 1
+        mean[ind], m2[ind] = 1.0, 1.0
+        nz = np.stack([n0, n0 * mean, n0 * m2], axis=1)
+        share = w1 / np.maximum(n0[:, None], 1e-12) * rng.uniform(0.5, 1.5, (F, L))
+        nzp = np.stack([w1, share * nz[:, 1:2], np.minimum(share, 1.0) * nz[:, 2:3]], axis=2)
         rows = rng.choice(F, int(rng.integers(1, F)), replace=False).astype(np.int64)
         out = []
         for fn in (kernels.nb_fit_numpy, kernels._kernels.nb_fit):
