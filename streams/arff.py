@@ -116,6 +116,16 @@ def _finite_float(v: str) -> float | None:
     return f if usable_number(f) else None
 
 
+def _bit(v: str) -> float | None:
+    """0.0 or 1.0 for a nominal value that reads as a boolean (a numeral of 0 or 1, or a label
+    word: no/yes, false/true, any case), else None."""
+    f = _finite_float(v)
+    if f == 0.0 or f == 1.0:
+        return f
+    b = _LABEL_WORDS.get(v.lower())
+    return None if b is None else float(b)
+
+
 class _Attr:
     """One declared attribute: its name, type and (for nominal) its value domain."""
 
@@ -134,8 +144,9 @@ class _Attr:
             # in every model that sums over its inputs); any other nominal domain is
             # categorical, as Weka and MOA read it, even when its values are numerals: flags'
             # language {1..10} is ten languages, not a scale
-            if all(v.lower() in _LABEL_WORDS for v in domain):
-                self.values = {v: float(_LABEL_WORDS[v.lower()]) for v in domain}
+            bits = [_bit(v) for v in domain]
+            if None not in bits:
+                self.values = dict(zip(domain, bits))
             else:
                 self.values = {v: str(v) for v in domain}
 
