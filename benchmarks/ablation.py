@@ -127,6 +127,8 @@ VARIANTS: dict[str, Variant] = {
                 "0.97 (a steadier choice between its models)", {}, {"select_fading": 0.995}),
         Variant("raw-naive-bayes", "the leaves' naive Bayes served and compared uncalibrated "
                 "(no online shrinkage and bias of its log-odds)", {}, {"nb_calibration": 0.0}),
+        Variant("no-nb-mix", "a leaf serves its chosen candidate alone (naive Bayes not "
+                "averaged in, and dropped once it trails)", {}, {"nb_mix": 0.0}),
     ]
 }  # fmt: skip
 

@@ -22,6 +22,8 @@
 #define MODE 2
 #define NB 3
 #define LINEAR 4
+/* naive Bayes log-odds are clipped to this magnitude before they are calibrated */
+#define NB_CLIP 30.0
 
 static int get(PyObject *o, Py_buffer *b, char kind, int writable, const char *name)
 {
@@ -412,6 +414,65 @@ static PyObject *nb_add(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(nb_mix_doc,
+"nb_mix(base, packed, idx, val, nbc, p, w) -> None\n\n"
+"p = (1 - w) p + w expit(z), in place: z the naive Bayes log-odds of the row, base +\n"
+"nb_add(packed, idx, val), calibrated by nbc (as nb_calibrated) unless nbc is None. What a\n"
+"leaf that averages naive Bayes into its chosen candidate serves (LeafModel.mixes).");
+
+static PyObject *nb_mix(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "nb_mix: expected 7 arguments");
+        return NULL;
+    }
+    const double w = PyFloat_AsDouble(args[6]);
+    if (PyErr_Occurred())
+        return NULL;
+    Bufs bs = {.n = 0};
+    Py_buffer *baseb, *pk, *idxb = NULL, *vb, *calb = NULL, *pb;
+    if (!(baseb = take(&bs, args[0], 'd', 0, "base")) ||
+        !(pk = take(&bs, args[1], 'd', 0, "packed")) ||
+        (args[2] != Py_None && !(idxb = take(&bs, args[2], 'q', 0, "idx"))) ||
+        !(vb = take(&bs, args[3], 'd', 0, "val")) ||
+        (args[4] != Py_None && !(calb = take(&bs, args[4], 'd', 0, "nbc"))) ||
+        !(pb = take(&bs, args[5], 'd', 1, "p"))) {
+        release(&bs);
+        return NULL;
+    }
+    const Py_ssize_t L = len(pb), n = len(vb), L3 = 3 * L;
+    const int64_t *idx = idxb ? (const int64_t *)idxb->buf : NULL;
+    if (len(baseb) != L || (idxb && len(idxb) != n) || (L3 && len(pk) % L3) ||
+        check_rows(idx, n, L3 ? len(pk) / L3 : 0) < 0 || (calb && len(calb) != 2 * (L + 1))) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "nb_mix: inconsistent array shapes or indices");
+        return NULL;
+    }
+    double stack[4 * 256];
+    double *z = L <= 256 ? stack : malloc(sizeof(double) * 4 * (size_t)(L ? L : 1));
+    if (!z) {
+        release(&bs);
+        return PyErr_NoMemory();
+    }
+    memcpy(z, baseb->buf, sizeof(double) * (size_t)L);
+    nb_core(pk->buf, idx, vb->buf, n, L, z, z + L);
+    const double *cal = calb ? calb->buf : NULL;
+    double *p = pb->buf;
+    for (Py_ssize_t l = 0; l < L; l++) {
+        double zl = z[l];
+        if (cal) { /* nb_calibrated: NaN as 0, clipped to +-NB_CLIP, then A z + C */
+            zl = zl == zl ? zl : 0.0;
+            zl = zl > NB_CLIP ? NB_CLIP : (zl < -NB_CLIP ? -NB_CLIP : zl);
+            zl = cal[0] * zl + cal[l + 1];
+        }
+        p[l] = (1.0 - w) * p[l] + w / (1.0 + exp(-zl));
+    }
+    if (z != stack)
+        free(z);
+    release(&bs);
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(stats_add_doc,
 "stats_add(nz, nzp, pos, idx, val, on, w) -> None\n\n"
 "Add one instance to a leaf's split statistics (LeafStats.update without missing values):\n"
@@ -583,8 +644,7 @@ PyDoc_STRVAR(leaf_learn_doc,
 /* kernels.nb_calibrate_numpy on raw arrays: z <- A z' + C (z' = z clipped to +-NB_CLIP), then
  * one AdaGrad step of (A, C) on the log-loss of that calibrated z against y, weight w. cal is
  * [A, C_0 .. C_L-1, GA, GC_0 .. GC_L-1]: one shrinkage A for every label, one bias per label.
- * A NaN log-odds counts as 0, so that one cannot poison the shared A. */
-#define NB_CLIP 30.0
+ * A NaN log-odds counts as 0, so that one cannot poison the shared A (NB_CLIP: above). */
 static void nb_calibrate_core(double *z, double *cal, Py_ssize_t L, const char *yd, double rate,
                               double w)
 {
@@ -910,6 +970,7 @@ static PyMethodDef methods[] = {
      threshold_count_doc},
     {"scaler_flush", (PyCFunction)(void (*)(void))scaler_flush, METH_FASTCALL, scaler_flush_doc},
     {"leaf_learn", (PyCFunction)(void (*)(void))leaf_learn, METH_FASTCALL, leaf_learn_doc},
+    {"nb_mix", (PyCFunction)(void (*)(void))nb_mix, METH_FASTCALL, nb_mix_doc},
     {"row_local", (PyCFunction)(void (*)(void))row_local, METH_FASTCALL, row_local_doc},
     {"linear_proba", linear_proba, METH_VARARGS, linear_proba_doc},
     {"leaf_step", leaf_step, METH_VARARGS, leaf_step_doc},

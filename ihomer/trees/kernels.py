@@ -4,6 +4,8 @@
   and take the SGD step of its linear models (:meth:`ihomer.trees.leaf_models.LeafModel.learn`);
 * :func:`nb_add`: add a row's naive Bayes terms to per-label log-odds
   (:meth:`ihomer.trees.observers.LeafStats.nb_logit`);
+* :func:`nb_mix`: average a row's calibrated naive Bayes probabilities into a leaf's
+  (:meth:`ihomer.trees.leaf_models.LeafModel.mixes`);
 * :func:`linear_proba`: a leaf's linear model's probabilities on one row
   (:meth:`ihomer.trees.leaf_models.LeafModel.predict_proba`);
 * :func:`stats_add`: add one instance to a leaf's split statistics
@@ -55,6 +57,8 @@ __all__ = [
     "linear_proba",
     "stats_add",
     "nb_fit",
+    "nb_mix",
+    "nb_mix_numpy",
     "row_local",
     "scaler_flush",
     "threshold_count",
@@ -220,6 +224,26 @@ def nb_add_numpy(
     out += m[0, :L]
     out += m[1, L : 2 * L]
     out += m[2, 2 * L :]
+
+
+def nb_mix_numpy(
+    base: np.ndarray,
+    packed: np.ndarray,
+    idx: np.ndarray | None,
+    val: np.ndarray,
+    nbc: np.ndarray | None,
+    p: np.ndarray,
+    w: float,
+) -> None:
+    """Reference implementation of ``nb_mix``: ``p = (1 - w) p + w expit(z)`` in place, ``z``
+    the row's naive Bayes log-odds ``base`` + :func:`nb_add_numpy` (``idx`` None: the dense row
+    0..n-1), calibrated by :func:`nb_calibrated` unless ``nbc`` is None."""
+    z = base.copy()
+    if val.size:
+        nb_add_numpy(packed, idx, val, z)
+    q = expit(z if nbc is None else nb_calibrated(z, nbc))
+    p *= 1.0 - w
+    p += w * q
 
 
 def linear_proba_numpy(
@@ -392,8 +416,12 @@ def nb_calibrated(z: np.ndarray, nbc: np.ndarray) -> np.ndarray:
 
 def _clipped(z: np.ndarray) -> np.ndarray:
     """``z`` clipped to +-``NB_CLIP``, NaN as 0 (no evidence: one NaN must not poison the
-    shrinkage that every label shares)."""
-    return np.clip(np.nan_to_num(z, nan=0.0, posinf=NB_CLIP, neginf=-NB_CLIP), -NB_CLIP, NB_CLIP)
+    shrinkage that every label shares). Two ufuncs and a sum: a leaf serving naive Bayes calls
+    it per prediction, where ``np.clip(np.nan_to_num(...))`` cost ~30 us."""
+    c = np.minimum(np.maximum(z, -NB_CLIP), NB_CLIP)  # (a NaN stays NaN, infinities are clipped)
+    if np.isnan(c.sum()):
+        c[np.isnan(c)] = 0.0
+    return c
 
 
 def nb_calibrate_numpy(
@@ -514,6 +542,7 @@ def threshold_count_numpy(
 
 
 leaf_learn = leaf_learn_numpy
+nb_mix = nb_mix_numpy
 scaler_flush = scaler_flush_numpy
 row_local = row_local_numpy
 threshold_count = None
@@ -522,7 +551,7 @@ threshold_count = None
 def set_backend(name: str) -> None:
     """Use ``"compiled"`` (raises ``ValueError`` when the extension is not built) or ``"numpy"``."""
     global leaf_step, nb_add, stats_add, nb_fit, linear_proba, leaf_learn, row_local, scaler_flush
-    global threshold_count
+    global threshold_count, nb_mix
     if name == "compiled":
         if _kernels is None:
             raise ValueError("the compiled kernels (ihomer.trees._kernels) are not built")
@@ -532,6 +561,7 @@ def set_backend(name: str) -> None:
         leaf_learn, row_local = _kernels.leaf_learn, _kernels.row_local
         scaler_flush = _kernels.scaler_flush
         threshold_count = _kernels.threshold_count
+        nb_mix = _kernels.nb_mix
     elif name == "numpy":
         leaf_step, nb_add = leaf_step_numpy, nb_add_numpy
         stats_add, nb_fit = stats_add_numpy, nb_fit_numpy
@@ -539,6 +569,7 @@ def set_backend(name: str) -> None:
         leaf_learn, row_local = leaf_learn_numpy, row_local_numpy
         scaler_flush = scaler_flush_numpy
         threshold_count = None  # the selector's buffered numpy count
+        nb_mix = nb_mix_numpy
     else:
         raise ValueError(f"backend must be 'compiled' or 'numpy', got {name!r}")
 

@@ -114,6 +114,14 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         wrong. 0.1 by measurement (stop 20): development-suite Hamming loss 0.1053 (0.05:
         0.1058, 0.15: 0.1065, 0.2: 0.1082, raw: 0.1083) and macro-F1 0.4728 (raw: 0.4704); see
         the README.
+    nb_mix
+        Weight of naive Bayes in what a leaf serves: its calibrated probabilities times
+        ``nb_mix`` plus the chosen candidate's times ``1 - nb_mix``, at leaves of fewer than
+        200 labels that keep naive Bayes (they then never drop it;
+        :meth:`~ihomer.trees.leaf_models.LeafModel.mixes`); 0 serves the chosen candidate
+        alone. The two err differently: naive Bayes counts every feature as independent
+        evidence, the logistic models fit the features jointly and the label-set models the
+        labels jointly. 0.4 by measurement (see the README).
     prior_fading, set_fading
         Per-instance fading of the label priors and of the label-set counts at a leaf.
     select_fading
@@ -172,6 +180,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         lr: float | tuple[float, ...] = (0.5, 4.0),
         adaptive_step: str = "off",
         nb_calibration: float = 0.1,
+        nb_mix: float = 0.4,
         prior_fading: float = 0.995,
         set_fading: float = 0.99,
         select_fading: float = 0.97,
@@ -191,6 +200,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         self.lr = lr
         self.adaptive_step = adaptive_step
         self.nb_calibration = nb_calibration
+        self.nb_mix = nb_mix
         self.prior_fading = prior_fading
         self.set_fading = set_fading
         self.select_fading = select_fading
@@ -250,6 +260,9 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         nbc = getattr(self, "nb_calibration", 0.0)  # absent from older pickles
         if isinstance(nbc, bool) or not isinstance(nbc, (int, float)) or not 0.0 <= nbc < math.inf:
             raise ValueError(f"nb_calibration must be a finite number >= 0, got {nbc!r}")
+        mix = getattr(self, "nb_mix", 0.0)  # absent from older pickles
+        if isinstance(mix, bool) or not isinstance(mix, (int, float)) or not 0.0 <= mix <= 1.0:
+            raise ValueError(f"nb_mix must be a number in [0, 1], got {mix!r}")
         if self.adwin_delta is not None and not 0.0 < self.adwin_delta < 1.0:
             raise ValueError(f"adwin_delta must be in (0, 1) or None, got {self.adwin_delta}")
         for name in ("prior_fading", "set_fading", "select_fading"):
@@ -272,6 +285,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
             candidates=cands,
             adaptive=getattr(self, "adaptive_step", "off"),  # absent from older pickles
             nb_calibration=getattr(self, "nb_calibration", 0.0),
+            nb_mix=getattr(self, "nb_mix", 0.0),
         )
         self._cap = max(self._cap, 16)
         self._scaler = FeatureScaler(self._cap)
@@ -513,12 +527,21 @@ class MultiLabelHoeffdingTree(ClusterLearner):
                 node = node.left if node.goes_left(lookup, miss) else node.right
         model = node.model
         c = model.chosen
-        if c >= LINEAR:
-            return model.predict_proba(idx, xs, rows)
         if c == NB and node.stats is not None:
-            z = node.stats.nb_logit(idx, val, rows)
-            return expit(z if model.nbc is None else kernels.nb_calibrated(z, model.nbc))
-        return model.predict_proba(idx, val)
+            return self._nb_proba(node, idx, val, rows)
+        p = model.predict_proba(idx, xs, rows) if c >= LINEAR else model.predict_proba(idx, val)
+        w = self._cfg.nb_mix
+        if node.stats is not None and model.mixes(w):
+            base, packed = node.stats.nb_params()
+            kernels.nb_mix(base, packed, None if rows is not None else idx, val, model.nbc, p, w)
+        return p
+
+    @staticmethod
+    def _nb_proba(node: Leaf, idx: np.ndarray, val: np.ndarray, rows: slice | None) -> np.ndarray:
+        """The (calibrated) naive Bayes probabilities of the leaf ``node`` for the row."""
+        z = node.stats.nb_logit(idx, val, rows)
+        nbc = node.model.nbc
+        return expit(z if nbc is None else kernels.nb_calibrated(z, nbc))
 
     def _locate(self, row: SparseRow) -> tuple:
         """The row in this tree's columns for prediction, without growing: ``(idx, val,
@@ -632,7 +655,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         stats = leaf.stats
         model = leaf.model
         rows = ctx.rows
-        if stats is not None and model.mask[NB]:
+        if stats is not None and model.nb_on:
             nb = stats.nb_params()  # the log-odds are computed with the step
         else:
             nb = None
@@ -731,6 +754,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
         # the children judge naive Bayes again (their statistics start afresh)
         left.model.mask = right.model.mask = leaf.model.mask.copy()
         left.model.mask[NB] = right.model.mask[NB] = "naive_bayes" in self._cfg.candidates
+        left.model.nb_on = right.model.nb_on = bool(left.model.mask[NB])
         if left.model.mask[NB] and self._cfg.nb_calibration > 0:  # and calibrate it afresh
             left.model.nbc, right.model.nbc = new_calibration(self._L), new_calibration(self._L)
         feature = int(self._gof[cand.feature])  # nodes route on global column ids

@@ -160,6 +160,36 @@ def test_nb_fit_matches_the_numpy_reference():
 
 
 @compiled
+def test_nb_mix_matches_the_numpy_reference():
+    rng = np.random.default_rng(11)
+    for case in range(60):
+        L, F = int(rng.integers(1, 8)), 12
+        base = rng.normal(size=L) * 3
+        packed = rng.normal(size=(F, 3 * L))
+        dense = case % 3 == 0
+        n = F if dense else int(rng.integers(0, F))
+        idx = None if dense else rng.choice(F, n, replace=False).astype(np.int64)
+        val = rng.normal(size=n) * 2
+        nbc = None if case % 4 == 1 else np.stack([np.r_[rng.random(), rng.normal(size=L)],
+                                                   np.ones(L + 1)])  # fmt: skip
+        if nbc is not None and case % 5 == 0:
+            base[0] = np.nan  # a NaN log-odds: 0 once calibrated
+        p0 = rng.random(L)
+        w = float(rng.random())
+        out = []
+        for fn in (kernels.nb_mix_numpy, kernels._kernels.nb_mix):
+            p = p0.copy()
+            fn(base, packed, idx, val, nbc, p, w)
+            out.append(p)
+        np.testing.assert_allclose(out[1], out[0], rtol=1e-10, atol=1e-12)
+        if nbc is not None:
+            assert np.isfinite(out[1]).all()
+    with pytest.raises(ValueError, match="nb_mix"):
+        kernels._kernels.nb_mix(np.zeros(2), np.zeros((3, 6)), np.array([5]), np.ones(1), None,
+                                np.zeros(2), 0.5)  # fmt: skip
+
+
+@compiled
 def test_compiled_kernels_reject_bad_buffers_instead_of_reading_out_of_bounds():
     case = _case(np.random.default_rng(0), dense=False, with_nb=True, L=3)
     case["idx"] = np.array([0, 99], dtype=np.int64)  # row 99 of a 30-row W

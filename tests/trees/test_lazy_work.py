@@ -33,7 +33,8 @@ def one_label_copies_last(n, seed=0):
 
 
 def test_naive_bayes_is_dropped_once_it_trails_and_its_parameters_are_freed():
-    fi, tree = FeatureIndex(), MultiLabelHoeffdingTree(grace_period=100)
+    # without the naive Bayes mixture (nb_mix=0; with it, see the next test)
+    fi, tree = FeatureIndex(), MultiLabelHoeffdingTree(grace_period=100, nb_mix=0.0)
     tree.add_labels(2)
     young = int(LeafModel.PRUNE_WEIGHT) - 10
     feed(tree, fi, one_label_copies_last(young))
@@ -47,6 +48,18 @@ def test_naive_bayes_is_dropped_once_it_trails_and_its_parameters_are_freed():
     before = tree.memory_bytes()
     feed(tree, fi, one_label_copies_last(300, seed=2))  # never refitted again
     assert leaf.stats.nb is None and tree.memory_bytes() <= before + 1024
+
+
+def test_a_mixing_leaf_keeps_naive_bayes_computed_once_it_trails_as_a_candidate():
+    fi, tree = FeatureIndex(), MultiLabelHoeffdingTree(grace_period=100)  # nb_mix=0.4
+    tree.add_labels(2)
+    feed(tree, fi, one_label_copies_last(int(LeafModel.PRUNE_WEIGHT) + 100))
+    (leaf,) = leaves(tree)
+    assert not leaf.model.mask[NB]  # it trails: no longer chosen
+    assert leaf.model.nb_on and leaf.stats.nb is not None and leaf.model.mixes(0.4)
+    w = leaf.stats.nb_w
+    feed(tree, fi, one_label_copies_last(300, seed=2))
+    assert leaf.stats.nb_w > w  # still refitted, for the mixture
 
 
 def test_naive_bayes_is_kept_where_it_is_chosen():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from ihomer.features import SparseRow
-from ihomer.trees import MultiLabelHoeffdingTree
+from ihomer.trees import MultiLabelHoeffdingTree, kernels
+from ihomer.trees.kernels import NB as NB_INDEX
 from ihomer.trees.leaf_models import (
     ADA_PRIOR,
     CANDIDATES,
@@ -301,3 +302,86 @@ def test_a_nan_log_odds_cannot_poison_the_shared_shrinkage():
         assert nbc[0, 0] != 0.5  # the finite label still moved the shrinkage
     cal = np.array([[0.5, 1.0, 0.0], [1.0, 1.0, 1.0]])
     assert kernels.nb_calibrated(np.array([np.nan, -np.inf]), cal).tolist() == [1.0, -15.0]
+
+
+def _mixing_stream(n, seed, n_labels=3):
+    """a dense feature per label (label l on iff f_l > 0, 10% noise) and a few sparse ones"""
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        f = rng.normal(size=n_labels)
+        y = (f > 0) ^ (rng.random(n_labels) < 0.1)
+        f[f == 0.0] = 1e-3
+        extra = rng.choice(np.arange(n_labels, n_labels + 20), 2, replace=False)
+        yield SparseRow(np.concatenate([np.arange(n_labels), extra]),
+                        np.concatenate([f, np.ones(2)]), NONE), y  # fmt: skip
+
+
+def test_a_leaf_serves_naive_bayes_averaged_into_its_chosen_candidate():
+    trees = {w: MultiLabelHoeffdingTree(nb_mix=w, grace_period=10_000) for w in (0.0, 0.4)}
+    for t in trees.values():
+        t.add_labels(3)
+    rows = list(_mixing_stream(1200, seed=7))
+    for row, y in rows[:1000]:
+        for t in trees.values():
+            t.learn(row, y)
+    mixed, alone = trees[0.4], trees[0.0]
+    leaf = mixed._root
+    assert leaf.model.mixes(0.4) is (leaf.model.chosen != NB_INDEX)  # NB alone when chosen
+    for chosen in (LINEAR, LAST, 0):  # what the leaf serves, whichever candidate leads
+        leaf.model.chosen = chosen
+        assert leaf.model.mixes(0.4)
+        _check_mixture(mixed, leaf, rows[1000:1010])
+    # nb_mix=0 serves the chosen candidate alone
+    assert not alone._root.model.mixes(0.0)
+
+
+def _check_mixture(mixed, leaf, rows):
+    for row, _ in rows:
+        p = mixed.predict_proba(row)
+        chosen = leaf.model.chosen
+        idx, val, missing, xs, _, r, _ = mixed._locate(row)
+        pc = leaf.model.predict_proba(idx, xs, r) if chosen >= LINEAR else (
+            leaf.model.predict_proba(idx, val))
+        z = leaf.stats.nb_logit(idx, val, r)
+        pn = 1.0 / (1.0 + np.exp(-kernels.nb_calibrated(z, leaf.model.nbc)))
+        np.testing.assert_allclose(p, 0.6 * pc + 0.4 * pn, rtol=1e-9, atol=1e-12)
+        assert not np.allclose(p, pc)
+
+
+def test_a_mixing_leaf_keeps_naive_bayes_when_it_stops_being_a_candidate():
+    cfg = LeafConfig(nb_mix=0.4)
+    for L, kept in ((3, True), (LeafModel.PRUNE_LINEAR_LABELS, False)):
+        m = LeafModel(4, L, cfg)
+        m.chosen = LINEAR
+        m.sc[:] = [[0.0, 0.0, 1.0, 0.5]] * m.sc.shape[0]  # every candidate: F1 0
+        m.sc[LINEAR] = [10.0, 10.0, 0.0, 0.9]  # the chosen linear model far ahead
+        m._judge(0.97, cfg.nb_mix)
+        assert not m.mask[NB_INDEX]  # no longer a candidate either way
+        assert m.nb_on is kept and (m.nbc is not None) is kept and m.mixes(0.4) is kept
+    off = LeafModel(4, 3, LeafConfig(nb_mix=0.0))
+    off.chosen = LINEAR
+    off.sc[:] = [[0.0, 0.0, 1.0, 0.5]] * off.sc.shape[0]
+    off.sc[LINEAR] = [10.0, 10.0, 0.0, 0.9]
+    off._judge(0.97, 0.0)
+    assert not off.nb_on and off.nbc is None  # without the mixture: dropped and freed, as before
+
+
+def test_nb_mix_is_validated_and_old_pickles_do_not_mix():
+    for bad in (-0.1, 1.5, float("nan"), True):
+        with pytest.raises(ValueError, match="nb_mix"):
+            MultiLabelHoeffdingTree(nb_mix=bad)
+    with pytest.raises(ValueError, match="nb_mix"):
+        LeafConfig(nb_mix=2.0)
+    cfg = LeafConfig.__new__(LeafConfig)
+    cfg.__setstate__(LeafConfig().__getstate__()[:9])  # pickled before the mixture
+    assert cfg.nb_mix == 0.0
+    m = LeafModel(2, 2, LeafConfig())
+    m.mask = m.mask.copy()
+    m.mask[NB_INDEX] = False
+    slots = dict(m.__reduce_ex__(4)[2][1])
+    del slots["nb_on"]
+    old = LeafModel.__new__(LeafModel)
+    old.__setstate__((None, slots))
+    assert old.nb_on is False  # naive Bayes as the old leaf had it
+    back = pickle.loads(pickle.dumps(LeafModel(2, 2, LeafConfig())))
+    assert back.nb_on is True
