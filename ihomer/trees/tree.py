@@ -117,7 +117,7 @@ class MultiLabelHoeffdingTree(ClusterLearner):
     nb_mix
         Weight of naive Bayes in what a leaf serves: its calibrated probabilities times
         ``nb_mix`` plus the chosen candidate's times ``1 - nb_mix``, at leaves of fewer than
-        200 labels that keep naive Bayes (they then never drop it;
+        200 labels (naive Bayes dropped as a candidate stays computed for the mixture there;
         :meth:`~ihomer.trees.leaf_models.LeafModel.mixes`); 0 serves the chosen candidate
         alone. The two err differently: naive Bayes counts every feature as independent
         evidence, the logistic models fit the features jointly and the label-set models the
