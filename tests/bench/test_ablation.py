@@ -3,7 +3,6 @@ the sign of the deltas, the empty-set baseline and the best-of-published target 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -13,19 +12,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.scripts import ROOT, load_script
+
 SCRIPT = ROOT / "benchmarks" / "ablation.py"
 
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("ablation_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-ablation = _load_script()
+ablation = load_script("ablation")
 
 
 def _run(out: Path) -> subprocess.CompletedProcess:

@@ -4,23 +4,19 @@ of every (stream, model); the growth-exponent fit and the stream plan. No timing
 from __future__ import annotations
 
 import doctest
-import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.scripts import ROOT, load_script
+
 SCRIPT = ROOT / "benchmarks" / "label_scaling.py"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("label_scaling", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("label_scaling")
 
 
 def test_docstring_examples():

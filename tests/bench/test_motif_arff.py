@@ -4,22 +4,17 @@ is one line and exit 2."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
 from streams.arff import ArffStream
+from tests.bench.scripts import ROOT, load_script
 
-ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "motif_arff.py"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("motif_arff", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("motif_arff")
 
 
 def test_boolean_motifs_read_back_as_zero_one(tmp_path):
