@@ -508,19 +508,23 @@ class LeafModel:
             self.g = 1.0
         return err
 
+    def _mixing(self, nb_mix: float) -> bool:
+        """Whether naive Bayes is averaged in at a leaf of this size: ``nb_mix`` > 0 and fewer
+        than ``PRUNE_LINEAR_LABELS`` labels (at more, naive Bayes costs what it did on
+        delicious, and averaging it in lowered corel5k's micro-F1 from 0.472 to 0.456)."""
+        return nb_mix > 0.0 and self.pp.size < self.PRUNE_LINEAR_LABELS
+
     def mixes(self, nb_mix: float) -> bool:
         """Whether the leaf serves naive Bayes averaged with its chosen candidate, ``nb_mix``
-        times naive Bayes' probabilities plus ``1 - nb_mix`` times the candidate's: at fewer
-        than ``PRUNE_LINEAR_LABELS`` labels (at more, naive Bayes costs what it did on
-        delicious, and averaging it in lowered corel5k's micro-F1 from 0.472 to 0.456), unless
-        naive Bayes is the chosen candidate itself. Such a leaf keeps computing naive Bayes when
-        it stops being a candidate (:meth:`_judge`): judged by its log-loss or Brier score after
-        ``PRUNE_WEIGHT``, or by its decisions at 0.5, the mixture trailed on yeast and the
+        times naive Bayes' probabilities plus ``1 - nb_mix`` times the candidate's: when
+        :meth:`_mixing` and naive Bayes is computed here but is not the chosen candidate.
+
+        Naive Bayes that trails as a candidate stays computed for the mixture
+        (:meth:`_judge`); the mixture itself is never judged. Judged by its log-loss or Brier
+        score after ``PRUNE_WEIGHT``, or by its decisions at 0.5, it trailed on yeast and the
         sparse text streams, where over the whole stream it lowers the Hamming loss most (see
         the README)."""
-        return nb_mix > 0.0 and self.nb_on and (
-            self.chosen != NB and self.pp.size < self.PRUNE_LINEAR_LABELS
-        )
+        return self.nb_on and self.chosen != NB and self._mixing(nb_mix)
 
     def _judge(self, a: float, nb_mix: float = 0.0) -> None:
         """Drop the expensive candidates that trail (see ``PRUNE_WEIGHT``): naive Bayes when
@@ -530,7 +534,7 @@ class LeafModel:
         the naive Bayes parameters."""
         s = selection_scores(self.sc, a)
         chosen, margin = self.chosen, self.PRUNE_MARGIN
-        mixing = nb_mix > 0.0 and self.pp.size < self.PRUNE_LINEAR_LABELS
+        mixing = self._mixing(nb_mix)
         if self.mask[NB] and chosen != NB and s[NB] < s[chosen] - margin:
             self.mask = self.mask.copy()
             self.mask[NB] = False
