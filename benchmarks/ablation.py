@@ -129,6 +129,8 @@ VARIANTS: dict[str, Variant] = {
                 "(no online shrinkage and bias of its log-odds)", {}, {"nb_calibration": 0.0}),
         Variant("no-nb-mix", "a leaf serves its chosen candidate alone (naive Bayes not "
                 "averaged in, and dropped once it trails)", {}, {"nb_mix": 0.0}),
+        Variant("no-margin-blend", "the learners' probabilities served alone (no hinge-loss "
+                "margin scorers blended in)", {"margin_blend": None}),
     ]
 }  # fmt: skip
 

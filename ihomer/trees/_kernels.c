@@ -965,7 +965,362 @@ static PyObject *threshold_count(PyObject *self, PyObject *const *args, Py_ssize
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------ margin scorer (ihomer.margin) */
+
+PyDoc_STRVAR(margin_votes_doc,
+"margin_votes(W, b, idx, val, out) -> None\n\n"
+"The margin scorer's votes on one row (see kernels.margin_votes_numpy): out[l] = (1 + s_l) / 2,\n"
+"s_l = b[l] + sum_i val[i] W[idx[i] % rows, l] clipped to [-1, 1]; W is rows x L.");
+
+static PyObject *margin_votes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "margin_votes: expected (W, b, idx, val, out)");
+        return NULL;
+    }
+    Bufs bs = {.n = 0};
+    Py_buffer *wb, *bb, *ib, *vb, *ob;
+    if (!(wb = take(&bs, args[0], 'd', 0, "W")) || !(bb = take(&bs, args[1], 'd', 0, "b")) ||
+        !(ib = take(&bs, args[2], 'q', 0, "idx")) || !(vb = take(&bs, args[3], 'd', 0, "val")) ||
+        !(ob = take(&bs, args[4], 'd', 1, "out"))) {
+        release(&bs);
+        return NULL;
+    }
+    const Py_ssize_t L = len(bb), n = len(vb);
+    const Py_ssize_t rows = L ? len(wb) / L : 0;
+    const int64_t *idx = ib->buf;
+    int bad = len(ob) != L || len(ib) != n || (L && len(wb) % L) || (n && rows <= 0);
+    for (Py_ssize_t i = 0; i < n && !bad; i++)
+        bad = idx[i] < 0;
+    if (bad) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "margin_votes: inconsistent array shapes or indices");
+        return NULL;
+    }
+    const double *W = wb->buf, *val = vb->buf;
+    double *out = ob->buf;
+    memcpy(out, bb->buf, sizeof(double) * (size_t)L);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const double x = val[i], *w = W + (idx[i] % rows) * L;
+        for (Py_ssize_t l = 0; l < L; l++)
+            out[l] += x * w[l];
+    }
+    for (Py_ssize_t l = 0; l < L; l++) {
+        double s = out[l];
+        s = s > 1.0 ? 1.0 : (s < -1.0 ? -1.0 : s); /* NaN stays NaN: never, weights are finite */
+        out[l] = 0.5 * (1.0 + s);
+    }
+    release(&bs);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(margin_learn_doc,
+"margin_learn(W, G, N, b, Gb, stat, idx, val, y, eta, votes) -> int\n\n"
+"One hinge-loss step of every label's learner on one row, Vowpal Wabbit's default update\n"
+"(adaptive, normalised, importance-invariant); see kernels.margin_learn_numpy. votes: None, or\n"
+"the row's margin_votes with these weights (the scores are then 2 votes - 1, not recomputed).\n"
+"Returns the number of labels that had a loss (were updated). Zero values are absent\n"
+"columns; the row's rows idx % len(N) must be distinct.");
+
+static PyObject *margin_learn(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 11) {
+        PyErr_SetString(PyExc_TypeError,
+                        "margin_learn: expected (W, G, N, b, Gb, stat, idx, val, y, eta, votes)");
+        return NULL;
+    }
+    const double eta = PyFloat_AsDouble(args[9]);
+    if (PyErr_Occurred())
+        return NULL;
+    Bufs bs = {.n = 0};
+    Py_buffer *wb, *gb, *nb, *bb, *gbb, *sb, *ib, *vb, *yb, *qb = NULL;
+    if (!(wb = take(&bs, args[0], 'd', 1, "W")) || !(gb = take(&bs, args[1], 'd', 1, "G")) ||
+        !(nb = take(&bs, args[2], 'd', 1, "N")) || !(bb = take(&bs, args[3], 'd', 1, "b")) ||
+        !(gbb = take(&bs, args[4], 'd', 1, "Gb")) ||
+        !(sb = take(&bs, args[5], 'd', 1, "stat")) ||
+        !(ib = take(&bs, args[6], 'q', 0, "idx")) || !(vb = take(&bs, args[7], 'd', 0, "val")) ||
+        !(yb = take(&bs, args[8], '?', 0, "y")) ||
+        (args[10] != Py_None && !(qb = take(&bs, args[10], 'd', 0, "votes")))) {
+        release(&bs);
+        return NULL;
+    }
+    const Py_ssize_t L = len(bb), n = len(vb), rows = len(nb);
+    const int64_t *idx = ib->buf;
+    int bad = len(wb) != rows * L || len(gb) != rows * L || len(gbb) != L || len(sb) != 2 ||
+              len(ib) != n || len(yb) != L || (n && rows <= 0) || (qb && len(qb) != L);
+    for (Py_ssize_t i = 0; i < n && !bad; i++)
+        bad = idx[i] < 0;
+    if (bad) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "margin_learn: inconsistent array shapes or indices");
+        return NULL;
+    }
+    double *W = wb->buf, *G = gb->buf, *N = nb->buf, *b = bb->buf, *Gb = gbb->buf;
+    double *stat = sb->buf;
+    const double *val = vb->buf;
+    const char *y = yb->buf;
+    /* s: the scores before the step, clipped to [-1, 1]; then per active label (a = 0..k-1):
+     * ppu, the step u and the label act[a] */
+    double *s = malloc(sizeof(double) * 3 * (size_t)(L ? L : 1));
+    Py_ssize_t *act = malloc(sizeof(Py_ssize_t) * (size_t)(L ? L : 1));
+    if (!s || !act) {
+        free(s);
+        free(act);
+        release(&bs);
+        return PyErr_NoMemory();
+    }
+    double *ppu = s + L, *u = s + 2 * L;
+    if (qb) {
+        const double *q = qb->buf;
+        for (Py_ssize_t l = 0; l < L; l++)
+            s[l] = 2.0 * q[l] - 1.0;
+    } else {
+        memcpy(s, b, sizeof(double) * (size_t)L);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            const double x = val[i], *w = W + (idx[i] % rows) * L;
+            for (Py_ssize_t l = 0; l < L; l++)
+                s[l] += x * w[l];
+        }
+    }
+    for (Py_ssize_t l = 0; l < L; l++)
+        s[l] = s[l] > 1.0 ? 1.0 : (s[l] < -1.0 ? -1.0 : s[l]);
+    /* the per-feature normalisers: a larger |x| rescales the feature's weights (as if the new
+     * scale had been the old one) */
+    double nx = 1.0; /* sum of (x / N)^2, the constant feature's included */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (val[i] == 0.0) /* a zero is an absent column (its normaliser stays) */
+            continue;
+        const Py_ssize_t r = idx[i] % rows;
+        const double ax = fabs(val[i]);
+        if (ax > N[r]) {
+            if (N[r] > 0.0) {
+                const double k = N[r] / ax;
+                double *w = W + r * L;
+                for (Py_ssize_t l = 0; l < L; l++)
+                    w[l] *= k;
+            }
+            N[r] = ax;
+        }
+        const double q = val[i] / N[r];
+        nx += q * q;
+    }
+    /* the labels with a hinge loss: y s < 1 (y = +-1); u holds y for now */
+    Py_ssize_t k = 0;
+    for (Py_ssize_t l = 0; l < L; l++) {
+        const double yl = y[l] ? 1.0 : -1.0;
+        if (yl * s[l] < 1.0) {
+            act[k] = l;
+            u[k] = yl;
+            ppu[k] = 0.0;
+            Gb[l] += 1.0;
+            k++;
+        }
+    }
+    double *rate = NULL; /* per (feature, active label): 1 / (sqrt(G) N^2) */
+    if (k && !(rate = malloc(sizeof(double) * (size_t)(n ? n : 1) * (size_t)k))) {
+        free(s);
+        free(act);
+        release(&bs);
+        return PyErr_NoMemory();
+    }
+    if (k) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (val[i] == 0.0)
+                continue;
+            const Py_ssize_t r = idx[i] % rows;
+            const double x2 = val[i] * val[i], n2 = N[r] * N[r];
+            double *g = G + r * L, *ra = rate + i * k;
+            for (Py_ssize_t a = 0; a < k; a++) {
+                double *ga = g + act[a];
+                *ga += x2;
+                ra[a] = 1.0 / (sqrt(*ga) * n2);
+                ppu[a] += x2 * ra[a];
+            }
+        }
+        stat[0] += (double)k;
+        stat[1] += (double)k * nx;
+        const double mult = sqrt(stat[0] / stat[1]);
+        for (Py_ssize_t a = 0; a < k; a++) {
+            const Py_ssize_t l = act[a];
+            const double yl = u[a], rb = 1.0 / sqrt(Gb[l]), p = mult * (ppu[a] + rb);
+            const double err = 1.0 - yl * s[l];
+            u[a] = yl * (eta * p < err ? eta : err / p) * mult;
+            b[l] += u[a] * rb;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            const double x = val[i];
+            if (x == 0.0)
+                continue;
+            double *w = W + (idx[i] % rows) * L;
+            const double *ra = rate + i * k;
+            for (Py_ssize_t a = 0; a < k; a++)
+                w[act[a]] += x * u[a] * ra[a];
+        }
+    }
+    free(rate);
+    free(s);
+    free(act);
+    release(&bs);
+    return PyLong_FromSsize_t(k);
+}
+
+PyDoc_STRVAR(margin_standardise_doc,
+"margin_standardise(moments, idx, val, out_idx, out_val) -> int\n\n"
+"The row as a standardising margin scorer sees it (see kernels.margin_standardise_numpy):\n"
+"writes the non-zero (idx, z) pairs to out_idx / out_val and returns how many.");
+
+static PyObject *margin_standardise(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError,
+                        "margin_standardise: expected (moments, idx, val, out_idx, out_val)");
+        return NULL;
+    }
+    Bufs bs = {.n = 0};
+    Py_buffer *mb, *ib, *vb, *oib, *ovb;
+    if (!(mb = take(&bs, args[0], 'd', 0, "moments")) ||
+        !(ib = take(&bs, args[1], 'q', 0, "idx")) || !(vb = take(&bs, args[2], 'd', 0, "val")) ||
+        !(oib = take(&bs, args[3], 'q', 1, "out_idx")) ||
+        !(ovb = take(&bs, args[4], 'd', 1, "out_val"))) {
+        release(&bs);
+        return NULL;
+    }
+    const Py_ssize_t n = len(vb), R = len(mb) / 3;
+    if (len(mb) % 3 || len(ib) != n || len(oib) < n || len(ovb) < n) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "margin_standardise: inconsistent array shapes");
+        return NULL;
+    }
+    const double *mo = mb->buf, *val = vb->buf;
+    const int64_t *idx = ib->buf;
+    int64_t *oi = oib->buf;
+    double *ov = ovb->buf;
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const int64_t r = idx[i];
+        double z = val[i];
+        if (r >= 0 && r < R) {
+            const double *m = mo + 3 * r;
+            const double c = m[0] > 1.0 ? m[0] : 1.0;
+            const double mean = m[1] / c, sq = m[2] / c, var = sq - mean * mean;
+            if (var > 1e-12 * sq) /* the column's past values varied (False for NaN too) */
+                z = (z - mean) / sqrt(var);
+        }
+        if (z != 0.0) {
+            oi[k] = r;
+            ov[k] = z;
+            k++;
+        }
+    }
+    release(&bs);
+    return PyLong_FromSsize_t(k);
+}
+
+PyDoc_STRVAR(margin_moments_doc,
+"margin_moments(moments, idx, val) -> None\n\n"
+"Add a row to the per-column moments (count, sum, sum of squares) of a standardising margin\n"
+"scorer: moments[idx[i]] += (1, val[i], val[i]^2).");
+
+static PyObject *margin_moments(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "margin_moments: expected (moments, idx, val)");
+        return NULL;
+    }
+    Bufs bs = {.n = 0};
+    Py_buffer *mb, *ib, *vb;
+    if (!(mb = take(&bs, args[0], 'd', 1, "moments")) ||
+        !(ib = take(&bs, args[1], 'q', 0, "idx")) || !(vb = take(&bs, args[2], 'd', 0, "val"))) {
+        release(&bs);
+        return NULL;
+    }
+    const Py_ssize_t n = len(vb), R = len(mb) / 3;
+    const int64_t *idx = ib->buf;
+    int bad = len(mb) % 3 || len(ib) != n;
+    for (Py_ssize_t i = 0; i < n && !bad; i++)
+        bad = idx[i] < 0 || idx[i] >= R;
+    if (bad) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "margin_moments: inconsistent array shapes or indices");
+        return NULL;
+    }
+    double *mo = mb->buf;
+    const double *val = vb->buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double *m = mo + 3 * idx[i];
+        m[0] += 1.0;
+        m[1] += val[i];
+        m[2] += val[i] * val[i];
+    }
+    release(&bs);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(margin_blend_learn_doc,
+"margin_blend_learn(P, V, y, src, w, loss) -> int\n\n"
+"Score the margin blend's candidates on one instance (see kernels.margin_blend_learn_numpy):\n"
+"loss[c] += sum_l ((1 - w[c]) P[l] + w[c] V[src[c], l] - y[l])^2 (P alone where src[c] < 0);\n"
+"returns the index of the smallest loss (the first on a tie).");
+
+static PyObject *margin_blend_learn(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "margin_blend_learn: expected (P, V, y, src, w, loss)");
+        return NULL;
+    }
+    Bufs bs = {.n = 0};
+    Py_buffer *pb, *vb, *yb, *sb, *wb, *lb;
+    if (!(pb = take(&bs, args[0], 'd', 0, "P")) || !(vb = take(&bs, args[1], 'd', 0, "V")) ||
+        !(yb = take(&bs, args[2], '?', 0, "y")) || !(sb = take(&bs, args[3], 'q', 0, "src")) ||
+        !(wb = take(&bs, args[4], 'd', 0, "w")) || !(lb = take(&bs, args[5], 'd', 1, "loss"))) {
+        release(&bs);
+        return NULL;
+    }
+    const Py_ssize_t L = len(pb), C = len(lb);
+    const Py_ssize_t S = L ? len(vb) / L : 0;
+    const int64_t *src = sb->buf;
+    int bad = len(yb) != L || len(sb) != C || len(wb) != C || C < 1 || S > 16 ||
+              (L && len(vb) % L);
+    for (Py_ssize_t c = 0; c < C && !bad; c++)
+        bad = src[c] >= S;
+    if (bad) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "margin_blend_learn: inconsistent array shapes");
+        return NULL;
+    }
+    const double *P = pb->buf, *V = vb->buf, *w = wb->buf;
+    const char *y = yb->buf;
+    double *loss = lb->buf;
+    double dd = 0.0, de[16] = {0.0}, ee[16] = {0.0};
+    for (Py_ssize_t l = 0; l < L; l++) {
+        const double d = P[l] - (y[l] ? 1.0 : 0.0);
+        dd += d * d;
+        for (Py_ssize_t j = 0; j < S; j++) {
+            const double e = V[j * L + l] - P[l];
+            de[j] += d * e;
+            ee[j] += e * e;
+        }
+    }
+    Py_ssize_t best = 0;
+    for (Py_ssize_t c = 0; c < C; c++) {
+        const int64_t j = src[c];
+        loss[c] += j < 0 ? dd : dd + w[c] * (2.0 * de[j] + w[c] * ee[j]);
+        if (loss[c] < loss[best])
+            best = c;
+    }
+    release(&bs);
+    return PyLong_FromSsize_t(best);
+}
+
 static PyMethodDef methods[] = {
+    {"margin_blend_learn", (PyCFunction)(void (*)(void))margin_blend_learn, METH_FASTCALL,
+     margin_blend_learn_doc},
+    {"margin_standardise", (PyCFunction)(void (*)(void))margin_standardise, METH_FASTCALL,
+     margin_standardise_doc},
+    {"margin_moments", (PyCFunction)(void (*)(void))margin_moments, METH_FASTCALL,
+     margin_moments_doc},
+    {"margin_votes", (PyCFunction)(void (*)(void))margin_votes, METH_FASTCALL, margin_votes_doc},
+    {"margin_learn", (PyCFunction)(void (*)(void))margin_learn, METH_FASTCALL, margin_learn_doc},
     {"threshold_count", (PyCFunction)(void (*)(void))threshold_count, METH_FASTCALL,
      threshold_count_doc},
     {"scaler_flush", (PyCFunction)(void (*)(void))scaler_flush, METH_FASTCALL, scaler_flush_doc},

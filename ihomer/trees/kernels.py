@@ -23,7 +23,12 @@
 * :func:`threshold_count`: the decision layer's count of one served prediction
   (:meth:`ihomer.decision.ThresholdSelector.learn`; it is not the tree's, but it is the same
   kind of loop: a few numpy calls per label per instance). Without the extension it is None and
-  the selector counts its buffered pairs with numpy.
+  the selector counts its buffered pairs with numpy;
+* :func:`margin_votes` and :func:`margin_learn`: the margin scorer's votes on a row and its
+  hinge-loss step, :func:`margin_standardise` and :func:`margin_moments`: a standardising
+  scorer's view of a row and its column moments (:class:`ihomer.margin.MarginScorer`), and
+  :func:`margin_blend_learn`: the Brier scores of the blends (:class:`ihomer.margin.
+  MarginBlend`); not the tree's either.
 
 Each is a few thousand floating-point operations, which numpy spends about 25 calls on; the C
 extension ``ihomer.trees._kernels`` (built by ``pip install``, optional) does the same arithmetic
@@ -64,6 +69,16 @@ __all__ = [
     "threshold_count",
     "threshold_count_numpy",
     "threshold_bins",
+    "margin_votes",
+    "margin_votes_numpy",
+    "margin_learn",
+    "margin_learn_numpy",
+    "margin_standardise",
+    "margin_standardise_numpy",
+    "margin_moments",
+    "margin_moments_numpy",
+    "margin_blend_learn",
+    "margin_blend_learn_numpy",
     "set_backend",
     "backend",
 ]
@@ -541,8 +556,144 @@ def threshold_count_numpy(
     counts[2 * (np.arange(P.size) * lower.size + b) + y] += 1.0
 
 
+def margin_votes_numpy(
+    W: np.ndarray, b: np.ndarray, idx: np.ndarray, val: np.ndarray, out: np.ndarray
+) -> None:
+    """Reference implementation of ``margin_votes``: ``out = (1 + s) / 2`` with ``s = b + val @
+    W[idx % rows]`` clipped to [-1, 1] (``W`` is rows x L): the hinge learners' scores as votes
+    in [0, 1], 0.5 where a score is 0."""
+    s = b + val @ W[idx % W.shape[0]] if val.size else b.copy()
+    np.clip(s, -1.0, 1.0, out=s)
+    out[:] = 0.5 * (1.0 + s)
+
+
+def margin_learn_numpy(
+    W: np.ndarray,
+    G: np.ndarray,
+    N: np.ndarray,
+    b: np.ndarray,
+    Gb: np.ndarray,
+    stat: np.ndarray,
+    idx: np.ndarray,
+    val: np.ndarray,
+    y: np.ndarray,
+    eta: float,
+    votes: np.ndarray | None = None,
+) -> int:
+    """Reference implementation of ``margin_learn``: one hinge-loss step of every label's linear
+    learner on the row ``(idx, val)`` (rows ``idx % rows`` of ``W``, distinct; a zero value is
+    an absent column), with targets ``y`` (bool, as +-1), in place; returns the number of
+    labels with a loss. ``votes``, when given, are the row's :func:`margin_votes` with these
+    weights: the scores are then ``2 votes - 1`` instead of being computed again.
+
+    The update is Vowpal Wabbit's default one (``gd.cc``: adaptive, normalised, invariant):
+
+    * the score ``s = b + val @ W[rows]``, clipped to [-1, 1]; a label has a loss when ``y s < 1``;
+    * normalised: ``N[r]`` is the largest ``|x|`` seen for the feature; a larger one rescales
+      the feature's weights by ``N_old / N_new`` first. ``stat`` = (updates, their summed
+      ``sum (x / N)^2``) gives the global multiplier ``m = sqrt(stat[0] / stat[1])``;
+    * adaptive: per weight, ``G += x^2`` for the labels with a loss, and the weight's rate is
+      ``x / (sqrt(G) N^2)``; the constant feature (``b``, ``Gb``) has ``x = N = 1``;
+    * invariant: the step ``u = y min(eta, (1 - y s) / p) m``, with ``p = m sum x^2 rate`` the
+      score's change per unit step, never moves a score past the margin.
+
+    One deviation: ``N`` is kept per feature (shared by the labels, updated on every row)
+    instead of per weight, which saves ``rows x L`` doubles."""
+    L = b.size
+    if val.size and not val.all():  # a zero is an absent column
+        idx, val = idx[val != 0.0], val[val != 0.0]
+    rows = idx % N.size
+    yl = np.where(y, 1.0, -1.0)
+    if votes is not None:
+        s = np.clip(2.0 * votes - 1.0, -1.0, 1.0)
+    else:
+        s = np.clip(b + val @ W[rows], -1.0, 1.0) if val.size else np.clip(b, -1.0, 1.0)
+    ax = np.abs(val)
+    n_old = N[rows]
+    grow = ax > n_old
+    k = np.where(grow & (n_old > 0), n_old / np.where(grow, ax, 1.0), 1.0)
+    W[rows] *= k[:, None]
+    Nr = np.maximum(n_old, ax)
+    N[rows] = Nr
+    x2 = val * val
+    n2 = Nr * Nr
+    nx = 1.0 + float((x2 / n2).sum()) if val.size else 1.0
+    act = yl * s < 1.0
+    n_act = int(np.count_nonzero(act))
+    if not n_act:
+        return 0
+    Gr = G[rows]
+    Gr[:, act] += x2[:, None]
+    G[rows] = Gr
+    Gb[act] += 1.0
+    stat[0] += n_act
+    stat[1] += n_act * nx
+    mult = np.sqrt(stat[0] / stat[1])
+    with np.errstate(divide="ignore"):
+        rate = np.where(act, 1.0 / np.sqrt(Gr), 0.0) / n2[:, None] if val.size else np.zeros((0, L))
+        rb = np.where(act, 1.0 / np.sqrt(Gb), 0.0)
+    p = mult * ((x2[:, None] * rate).sum(axis=0) + rb)
+    err = 1.0 - yl * s
+    step = np.where(eta * p < err, eta, err / np.where(act, p, 1.0))
+    u = np.where(act, yl * step * mult, 0.0)
+    b += rb * u
+    if val.size:
+        W[rows] += val[:, None] * rate * u[None, :]
+    return n_act
+
+
+def margin_standardise_numpy(
+    moments: np.ndarray, idx: np.ndarray, val: np.ndarray, out_idx: np.ndarray,
+    out_val: np.ndarray,
+) -> int:  # fmt: skip
+    """Reference implementation of ``margin_standardise``: the row ``(idx, val)`` with each
+    value standardised, ``z = (x - mean) / sd`` by its column's ``moments`` (rows of count,
+    sum, sum of squares of past non-zero values) where those values varied (``var > 1e-12``
+    times their mean square), else unchanged (also for a column beyond ``moments``); the
+    non-zero pairs are written to ``out_idx`` / ``out_val``, and their number returned."""
+    R = moments.shape[0]
+    inside = idx < R
+    mo = moments[np.where(inside, idx, 0)] if R else np.zeros((idx.size, 3))
+    mo[~inside] = 0.0
+    c = np.maximum(mo[:, 0], 1.0)
+    mean, sq = mo[:, 1] / c, mo[:, 2] / c
+    var = sq - mean * mean
+    varies = var > 1e-12 * sq
+    z = np.where(varies, (val - mean) / np.sqrt(np.where(varies, var, 1.0)), val)
+    nz = z != 0.0
+    k = int(np.count_nonzero(nz))
+    out_idx[:k], out_val[:k] = idx[nz], z[nz]
+    return k
+
+
+def margin_moments_numpy(moments: np.ndarray, idx: np.ndarray, val: np.ndarray) -> None:
+    """Reference implementation of ``margin_moments``: ``moments[idx] += (1, val, val^2)``
+    (unique ``idx``)."""
+    moments[idx, 0] += 1.0
+    moments[idx, 1] += val
+    moments[idx, 2] += val * val
+
+
+def margin_blend_learn_numpy(
+    P: np.ndarray, V: np.ndarray, y: np.ndarray, src: np.ndarray, w: np.ndarray,
+    loss: np.ndarray,
+) -> int:  # fmt: skip
+    """Reference implementation of ``margin_blend_learn``: ``loss[c] += sum((1 - w[c]) P +
+    w[c] V[src[c]] - y)^2`` (``P`` alone where ``src[c] < 0``; ``V`` is scorers x labels), and
+    the index of the smallest loss (the first on a tie)."""
+    B = P[None, :] + w[:, None] * (V[np.maximum(src, 0)] - P[None, :])
+    B[src < 0] = P
+    loss += ((B - y) ** 2).sum(axis=1)
+    return int(np.argmin(loss))
+
+
 leaf_learn = leaf_learn_numpy
 nb_mix = nb_mix_numpy
+margin_votes = margin_votes_numpy
+margin_learn = margin_learn_numpy
+margin_standardise = margin_standardise_numpy
+margin_moments = margin_moments_numpy
+margin_blend_learn = margin_blend_learn_numpy
 scaler_flush = scaler_flush_numpy
 row_local = row_local_numpy
 threshold_count = None
@@ -551,7 +702,8 @@ threshold_count = None
 def set_backend(name: str) -> None:
     """Use ``"compiled"`` (raises ``ValueError`` when the extension is not built) or ``"numpy"``."""
     global leaf_step, nb_add, stats_add, nb_fit, linear_proba, leaf_learn, row_local, scaler_flush
-    global threshold_count, nb_mix
+    global threshold_count, nb_mix, margin_votes, margin_learn, margin_standardise, margin_moments
+    global margin_blend_learn
     if name == "compiled":
         if _kernels is None:
             raise ValueError("the compiled kernels (ihomer.trees._kernels) are not built")
@@ -562,6 +714,9 @@ def set_backend(name: str) -> None:
         scaler_flush = _kernels.scaler_flush
         threshold_count = _kernels.threshold_count
         nb_mix = _kernels.nb_mix
+        margin_votes, margin_learn = _kernels.margin_votes, _kernels.margin_learn
+        margin_standardise, margin_moments = _kernels.margin_standardise, _kernels.margin_moments
+        margin_blend_learn = _kernels.margin_blend_learn
     elif name == "numpy":
         leaf_step, nb_add = leaf_step_numpy, nb_add_numpy
         stats_add, nb_fit = stats_add_numpy, nb_fit_numpy
@@ -570,6 +725,9 @@ def set_backend(name: str) -> None:
         scaler_flush = scaler_flush_numpy
         threshold_count = None  # the selector's buffered numpy count
         nb_mix = nb_mix_numpy
+        margin_votes, margin_learn = margin_votes_numpy, margin_learn_numpy
+        margin_standardise, margin_moments = margin_standardise_numpy, margin_moments_numpy
+        margin_blend_learn = margin_blend_learn_numpy
     else:
         raise ValueError(f"backend must be 'compiled' or 'numpy', got {name!r}")
 

@@ -502,3 +502,113 @@ def test_threshold_count_rejects_bad_buffers():
     with pytest.raises(TypeError):
         kernels._kernels.threshold_count(np.zeros(200), P.astype(np.float32), y,
                                          _BIN_OF_PERCENT, _LOWER)  # fmt: skip
+
+
+def _margin_state(rng, rows: int, L: int) -> dict:
+    return dict(
+        W=rng.normal(size=(rows, L)) * 0.3,
+        G=np.abs(rng.normal(size=(rows, L))),
+        N=np.abs(rng.normal(size=rows)) * (rng.random(rows) < 0.8),  # some never seen (0)
+        b=rng.normal(size=L) * 0.3,
+        Gb=np.abs(rng.normal(size=L)) + 0.1,
+        stat=np.array([3.0, 5.0]),
+    )
+
+
+@compiled
+def test_margin_kernels_match_the_numpy_reference():
+    rng = np.random.default_rng(5)
+    for case in range(40):
+        L, rows = int(rng.integers(1, 300 if case % 10 == 0 else 9)), int(rng.integers(4, 40))
+        states = [_margin_state(np.random.default_rng(case), rows, L) for _ in range(2)]
+        for _ in range(15):
+            n = int(rng.integers(0, rows))
+            idx = rng.choice(rows * 3, size=n, replace=False).astype(np.int64)
+            idx = idx[np.unique(idx % rows, return_index=True)[1]]  # distinct rows
+            val = rng.normal(size=idx.size) * rng.choice([0.1, 1.0, 50.0])
+            if case % 4 == 1 and val.size:
+                val[0] = 0.0  # a zero: an absent column
+            y = rng.random(L) < 0.3
+            eta = float(rng.choice([0.5, 1.0, 10.0]))
+            given = rng.random() < 0.5  # the scores from the row's votes, or computed again
+            got = []
+            for fn, vf, st in zip((kernels.margin_learn_numpy, kernels._kernels.margin_learn),
+                                  (kernels.margin_votes_numpy, kernels._kernels.margin_votes),
+                                  states):  # fmt: skip
+                q = np.empty(L)
+                vf(st["W"], st["b"], idx, val, q)
+                got.append(fn(*st.values(), idx, val, y, eta, q if given else None))
+            assert got[0] == got[1]
+            for k in states[0]:
+                np.testing.assert_allclose(states[1][k], states[0][k], rtol=1e-10, atol=1e-12)
+            votes = []
+            for fn, st in zip((kernels.margin_votes_numpy, kernels._kernels.margin_votes), states):
+                out = np.empty(L)
+                fn(st["W"], st["b"], idx, val, out)
+                votes.append(out)
+            np.testing.assert_allclose(votes[1], votes[0], rtol=1e-10, atol=1e-12)
+            assert ((votes[1] >= 0) & (votes[1] <= 1)).all()
+            assert all(np.isfinite(v).all() for st in states for v in st.values())
+
+
+@compiled
+def test_margin_standardise_moments_and_blend_kernels_match_the_numpy_reference():
+    rng = np.random.default_rng(9)
+    for _ in range(30):
+        R = int(rng.integers(0, 12))
+        moments = np.c_[rng.integers(0, 5, R), rng.normal(size=R) * 3, rng.random(R) * 9]
+        moments[: R // 3, 2] = moments[: R // 3, 1] ** 2 / np.maximum(moments[: R // 3, 0], 1)
+        n = int(rng.integers(0, 15))
+        idx = rng.choice(20, size=n, replace=False).astype(np.int64)  # some beyond R
+        val = rng.normal(size=n)
+        if n:
+            val[0] = moments[idx[0], 1] / max(moments[idx[0], 0], 1) if idx[0] < R else 0.0
+        outs = []
+        for fn in (kernels.margin_standardise_numpy, kernels._kernels.margin_standardise):
+            oi, ov = np.empty(n, dtype=np.int64), np.empty(n)
+            k = fn(moments, idx, val, oi, ov)
+            outs.append((oi[:k], ov[:k]))
+        np.testing.assert_array_equal(outs[1][0], outs[0][0])
+        np.testing.assert_allclose(outs[1][1], outs[0][1], rtol=1e-12)
+        assert (outs[1][1] != 0).all()
+        if R:
+            got = [moments.copy(), moments.copy()]
+            inside = idx[idx < R]
+            kernels.margin_moments_numpy(got[0], inside, val[idx < R])
+            kernels._kernels.margin_moments(got[1], inside, val[idx < R])
+            np.testing.assert_allclose(got[1], got[0], rtol=1e-12)
+        L, S = int(rng.integers(1, 7)), int(rng.integers(1, 4))
+        P, V, y = rng.random(L), rng.random((S, L)), rng.random(L) < 0.5
+        src = np.r_[-1, rng.integers(0, S, 4)].astype(np.int64)
+        w = np.r_[0.0, rng.random(4)]
+        loss = [rng.random(5) * 3, None]
+        loss[1] = loss[0].copy()
+        ks = [fn(P, V, y, src, w, lo) for fn, lo in zip(
+            (kernels.margin_blend_learn_numpy, kernels._kernels.margin_blend_learn), loss)]
+        np.testing.assert_allclose(loss[1], loss[0], rtol=1e-12)
+        assert ks[0] == ks[1] == int(np.argmin(loss[0]))
+
+
+@compiled
+def test_margin_kernels_reject_bad_buffers():
+    st = _margin_state(np.random.default_rng(0), 4, 3)
+    y = np.zeros(3, dtype=bool)
+    with pytest.raises(ValueError, match="margin_learn"):  # a negative column id
+        kernels._kernels.margin_learn(*st.values(), np.array([-1]), np.ones(1), y, 1.0, None)
+    with pytest.raises(ValueError, match="margin_learn"):  # y of another length
+        kernels._kernels.margin_learn(*st.values(), np.array([1]), np.ones(1), y[:2], 1.0, None)
+    with pytest.raises(ValueError, match="margin_learn"):  # votes of another length
+        kernels._kernels.margin_learn(*st.values(), np.array([1]), np.ones(1), y, 1.0, np.ones(2))
+    with pytest.raises(TypeError, match="float64"):
+        kernels._kernels.margin_votes(st["W"].astype(np.float32), st["b"], np.array([1]),
+                                      np.ones(1), np.empty(3))  # fmt: skip
+    with pytest.raises(ValueError, match="margin_votes"):  # out too short
+        kernels._kernels.margin_votes(st["W"], st["b"], np.array([1]), np.ones(1), np.empty(2))
+    with pytest.raises(ValueError, match="margin_moments"):  # column 4 of 4
+        kernels._kernels.margin_moments(np.zeros((4, 3)), np.array([4]), np.ones(1))
+    with pytest.raises(ValueError, match="margin_standardise"):  # outputs too short
+        kernels._kernels.margin_standardise(np.zeros((4, 3)), np.array([1, 2]), np.ones(2),
+                                            np.empty(1, dtype=np.int64), np.empty(1))  # fmt: skip
+    with pytest.raises(ValueError, match="margin_blend_learn"):  # src names scorer 2 of 1
+        kernels._kernels.margin_blend_learn(np.ones(2), np.ones((1, 2)), np.ones(2, dtype=bool),
+                                            np.array([2]), np.ones(1), np.zeros(1))  # fmt: skip
