@@ -11,9 +11,9 @@ The scorer is what Vowpal Wabbit's ``--multilabel_oaa`` does with ``--loss_funct
 on sparse text its per-label margins separate rare words better than the trees' leaf models (on
 slashdot it reaches a Hamming loss of 0.040 against the tree's 0.050), while on small dense
 streams with raw, uncentred features it is poor (emotions 0.33 against 0.24; 0.23 on
-standardised values). The blend lets each stream take what it earns. Rows come encoded (:class:`ihomer.features.SparseRow`, the
-model's global column ids, raw values); this module owns no feature names, no tree and no
-decision thresholds.
+standardised values). The blend lets each stream take what it earns. Rows come encoded
+(:class:`ihomer.features.SparseRow`, the model's global column ids, raw values); this module
+owns no feature names, no tree and no decision thresholds.
 
 Memory is bounded: the weights and their adaptive rates are ``rows x labels`` doubles, with
 ``rows`` growing as columns appear up to ``MAX_WEIGHTS / labels``; columns beyond it share rows

@@ -647,9 +647,8 @@ class IHOMER(base.MultiLabelClassifier):
     def _blended(self, P: np.ndarray, row: SparseRow) -> tuple[np.ndarray, np.ndarray | None]:
         """The served probabilities (the learners' ``P``, blended with a margin scorer's votes
         as :class:`ihomer.margin.MarginBlend` chooses) and every scorer's votes (scorers x
-        labels; None when
-        they do not serve: ``margin_blend`` None, or :data:`ihomer.margin.MAX_LABELS` labels or
-        more)."""
+        labels, 0.5 for a stopped scorer; None when they do not serve: ``margin_blend`` None,
+        or :data:`ihomer.margin.MAX_LABELS` labels or more)."""
         ms = self._margin
         if ms is None or len(self._labels) != P.size:
             return P, None

@@ -32,7 +32,9 @@ def test_one_step_moves_each_score_to_the_margin_and_not_past_it():
         s.resize(2)
         row = _row([0, 1], [3.0, -0.5])
         s.learn(row, np.array([True, False]))
-        np.testing.assert_allclose(s.votes(row), [1.0, 0.0])  # scores +1 and -1 exactly
+        raw = s._b + row.val @ s._W[row.idx]  # the scores before the votes clip them
+        np.testing.assert_allclose(raw, [1.0, -1.0])  # at the margin exactly, not past it
+        np.testing.assert_allclose(s.votes(row), [1.0, 0.0])
         W, b = s._W.copy(), s._b.copy()
         s.learn(row, np.array([True, False]))  # no loss any more: nothing moves
         np.testing.assert_array_equal(s._W, W)
