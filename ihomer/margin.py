@@ -26,6 +26,7 @@ import numpy as np
 
 from ihomer.features import SparseRow
 from ihomer.trees import kernels
+from ihomer.trees.arrays import grow_rows
 
 __all__ = ["MarginScorer", "MarginBlend", "MAX_LABELS", "MAX_WEIGHTS"]
 
@@ -114,12 +115,8 @@ class MarginScorer:
         if top < rows or rows >= cap:
             return
         new = min(cap, max(_MIN_ROWS, 2 * rows, 1 << int(top).bit_length()))
-        L = self._L
-        W, G = np.zeros((new, L)), np.zeros((new, L))
-        W[:rows], G[:rows] = self._W, self._G
-        N = np.zeros(new)
-        N[:rows] = self._N
-        self._W, self._G, self._N = W, G, N
+        self._W, self._G = grow_rows(self._W, new), grow_rows(self._G, new)
+        self._N = grow_rows(self._N, new)
 
     def _values(self, row: SparseRow) -> tuple[np.ndarray, np.ndarray]:
         """The row as the learners see it: its non-zero columns, standardised with the
@@ -175,9 +172,7 @@ class MarginScorer:
             self._last = None  # (the moments move: a view of this row is stale)
             m = self._moments
             if top >= m.shape[0]:
-                grown = np.zeros((max(_MIN_ROWS, 2 * m.shape[0], top + 1), 3))
-                grown[: m.shape[0]] = m
-                self._moments = m = grown
+                self._moments = m = grow_rows(m, max(_MIN_ROWS, 2 * m.shape[0], top + 1))
             kernels.margin_moments(m, row.idx, row.val)
 
     def __getstate__(self) -> dict:

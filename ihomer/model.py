@@ -551,9 +551,10 @@ class IHOMER(base.MultiLabelClassifier):
             n_columns = len(self._features)
             ms = self._margin
             same = q_row is row  # the votes are this row's: the scorers reuse their scores
+            active = blend.active
             for j, m in enumerate(ms):
                 if m is not None:
-                    if blend.active[j]:
+                    if active[j]:
                         m.learn(row, ytrue, n_columns, q[j] if same else None)
                     else:
                         ms[j] = None  # stopped: freed
